@@ -23,7 +23,7 @@ import simpy
 from sim.assemble import Result, assemble, price_run, request_outcomes  # noqa: F401 (re-exported)
 from sim.errors import InputError, ScenarioError, WorkloadFileError, text_list, warnings_as_problems, workload_files_of
 from sim.folder_lock import holding
-from sim.out_folder import check_out_dir, check_result_folder
+from sim.out_folder import check_out_dir, check_owner, check_result_folder
 from sim.paths import followed
 from sim.limits import check_money, check_work, max_in_flight, step_problems
 from sim.metrics.band import band, capacities, check_pct
@@ -105,8 +105,9 @@ def run(scenario: Any, *, overrides: Iterable[str] | Mapping[str, Any] = (), out
     calibration runs (:mod:`sim.fluid.capacity`).
 
     ``out`` is checked before the run as ``fleetsim run --out`` is (:func:`sim.out_folder.check_out_dir`,
-    :func:`~sim.out_folder.check_result_folder`: the file system's root, a file, a folder that cannot be made
-    or written, another result's ``figures/``, a looping link; :class:`~sim.errors.InputError`, the message
+    :func:`~sim.out_folder.check_owner`, :func:`~sim.out_folder.check_result_folder`: the file system's root, a
+    file, a folder that cannot be made or written, another result's ``figures/``, a looping link, a sweep's,
+    plan's or saturation search's folder; :class:`~sim.errors.InputError`, the message
     the command line's with ``out`` for ``--out``), and held as ``fleetsim run --out`` holds it
     (:mod:`sim.folder_lock`) until its files are written: a second writer there meanwhile is refused
     (:class:`~sim.errors.InputError`), not mixed with this run.
@@ -123,7 +124,8 @@ def run(scenario: Any, *, overrides: Iterable[str] | Mapping[str, Any] = (), out
         if not str(out).strip():        # (Path("") is the working folder: the command line refuses it too)
             raise InputError(f"out: give a folder name (got {str(out)!r})")
         check_out_dir(Path(out), "out")     # what `fleetsim run --out` refuses, said alike, before the run
-        if followed(Path(out)).is_dir():
+        if followed(Path(out)).is_dir():    # (a sweep's folder: the run's scenario.json, figures/ over its own)
+            check_owner(followed(Path(out)), "run", shown=out, option="out")
             check_result_folder(followed(Path(out)), option="out")
         with holding(Path(out), lambda: InputError(f"out: {out}: another fleetsim sweep, plan, saturation search or "
                      "run is writing there now: this run would mix its result files with that one's; wait for it "

@@ -1,7 +1,8 @@
 """Whether a folder can take a result: the checks ``fleetsim run --out`` (and ``sweep``, ``plan``,
 ``saturation``, ``reprice``) makes before anything runs, which ``sim.run(..., out=...)`` makes too, with
 the same messages (naming ``out`` where the command line names ``--out``); and the marks by which a
-folder is known as a result's (:data:`OWNER_FILE`, :data:`RESULT_FILES`).
+folder is known as a result's (:data:`OWNER_FILE`, :data:`RESULT_FILES`), which command's it is
+(:func:`folder_owner`) and, for a run, whether it is another's (:func:`check_run_owner`).
 """
 from __future__ import annotations
 
@@ -100,3 +101,53 @@ def check_result_folder(out: Path, by: str = "run", option: str = "--out") -> No
         path, kind = hit
         raise InputError(f"{option}: {path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result of "
                          f"fleetsim {by} keeps its {path.name} {kind} there; move it away or give another {option}")
+
+
+def folder_owner(root: Path, option: str = "--out") -> tuple[str | None, str]:
+    """The command whose results ``root`` holds and the file that says so (``(None, "")``: none).
+
+    An :data:`OWNER_FILE` that is not one (a file of the user's own, say) raises :class:`InputError`:
+    nothing is written over it."""
+    marker = root / OWNER_FILE
+    if marker.is_file():
+        try:
+            owner = json.loads(marker.read_bytes()).get("command")
+        except (OSError, ValueError, AttributeError, RecursionError):
+            owner = None
+        if owner not in RESULT_FILES.values():
+            raise InputError(f"{option}: {marker}: not the mark of a fleetsim result folder (expected "
+                             f'{{"command": "sweep"}} or another command): the folder is not fleetsim\'s to write '
+                             f"into; give another {option}")
+        return owner, str(marker)
+    for name, owner in RESULT_FILES.items():
+        if (root / name).exists():
+            return owner, str(root / name)
+    return None, ""
+
+
+def unmarked_points(root: Path) -> bool:
+    """Whether ``root/points`` holds a point file (``*.json``, or one moved aside as corrupt)."""
+    try:
+        return any(p.name.endswith((".json", ".json.corrupt")) for p in (root / "points").iterdir())
+    except OSError:           # no points folder (or not one to read: the store says so when it writes)
+        return False
+
+
+def check_owner(root: Path, command: str, shown: Path | str | None = None, by: str | None = None,
+                option: str = "--out") -> None:
+    """Refuse (:class:`InputError`) an existing folder ``root`` holding another command's results than
+    ``command``'s (:func:`folder_owner`), and for a run a folder of finished points (a sweep's, a plan's or a
+    saturation search's, unmarked): ``command``'s result (written by ``by``: ``reprice`` writes a run's) would
+    mix with them, its ``scenario.json`` and ``figures/`` replacing theirs. ``fleetsim run --out`` and
+    ``reprice --out`` (through :func:`sim.planning.store.claim_folder`), ``sim.run(out=...)`` and
+    ``sim.reprice(out=...)`` make it before anything runs, the API's message naming ``out`` for ``--out``."""
+    owner, said = folder_owner(root, option)
+    name = root if shown is None else shown
+    by = by or command
+    if owner is not None and owner != command:
+        raise InputError(f"{option}: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
+                         f"would mix its own with them; give another folder, e.g. {option} {name}-{by}")
+    if owner is None and command == "run" and unmarked_points(root):   # (a run's folder holds no points)
+        raise InputError(f"{option}: {name} holds the finished points of a sweep, plan or saturation search "
+                         f"({Path(name) / 'points'}): fleetsim {by} would mix its own with them; give another "
+                         f"folder, e.g. {option} {name}-{by}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import hostile_cases as hc
@@ -86,6 +87,46 @@ def test_sweep_plan_and_saturation_of_the_python_api_refuse_the_root_as_out(tmp_
     assert not Path("/points").exists() and not Path("/command.json").exists()
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("files, owner", [
+    ({"command.json": b'{"command": "sweep"}', "points/a.json": b"{}", "scenario.json": b"{}",
+      "figures/sweep.png": b"png"}, "the results of fleetsim sweep ({x}/command.json)"),
+    ({"plan.json": b"{}"}, "the results of fleetsim plan ({x}/plan.json)"),
+    ({"points/a.json": b"{}"}, "the finished points of a sweep, plan or saturation search ({x}/points)")])
+@pytest.mark.parametrize("command", ["run", "reprice"])
+def test_the_python_api_refuses_another_commands_folder_as_out_as_the_command_line_does(tmp_path, capsys, files,
+                                                                                        owner, command):
+    """``sim.run(..., out=<a sweep's folder>)`` (and ``sim.reprice``) wrote the run's files among the sweep's,
+    its scenario.json and figures/ replaced by the run's, where ``fleetsim run --out`` refuses the folder
+    (``claim_folder``). The API now refuses it with the command line's message (``out`` for ``--out``), the
+    folder left as it was."""
+    import sim
+
+    path = _scenario(tmp_path, {**hc._small(), "duration": 10})
+    x = tmp_path / "x"
+    for name, body in files.items():
+        (x / name).parent.mkdir(parents=True, exist_ok=True)
+        (x / name).write_bytes(body)
+    before = _tree(x)
+    if command == "reprice":
+        sim.run(path, out=tmp_path / "r")
+    argv = ["run", str(path)] if command == "run" else ["reprice", str(tmp_path / "r"), "--set", "economics.gpu_hour_usd=3"]
+    assert _main([*argv, "--out", str(x), "--quiet"] if command == "run" else [*argv, "--out", str(x)]) == 2
+    said = _err(capsys)[-1]
+    assert said == (f"--out: {x} holds {owner.format(x=x)}: fleetsim {command} would mix its own with them; give "
+                    f"another folder, e.g. --out {x}-{command}")
+    with pytest.raises(InputError) as exc:
+        if command == "run":
+            sim.run(path, out=x)
+        else:
+            sim.reprice(tmp_path / "r", ["economics.gpu_hour_usd=3"], out=x)
+    assert str(exc.value) == said.replace("--out", "out")
+    assert _tree(x) == before
+
+
 # ------------------------------------------------------------------ 2. a rate scale that leaves no arrival
 def _trace_scenario(tmp_path, rate_scale: float, fidelity: str = "request", classes: bool = False) -> Path:
     sc = hc._small()
@@ -146,6 +187,33 @@ def test_a_rate_scale_bringing_one_expected_arrival_or_more_says_nothing(tmp_pat
         warnings.simplefilter("always")
         sim.load_scenario(path)
     assert [str(w.message) for w in got if "rate_scale" in str(w.message)] == []
+
+
+@pytest.mark.parametrize("gap, scale, side", [
+    (0.123456449, 1e-20, "least"),     # 1e-12 x gap = 1.23456449e-13, which 6 figures round down
+    (0.262843719, 1e-20, "least"),     # the sample trace's gap: 2.628437e-13, rounded up
+    (1e13, 0.5, "least"),              # rows 1e13 s apart: 1e-12 x gap = 10, but rate_scale 1 is the trace as it is
+    (2 / 3, 1e8, "most"),              # 1e7 x gap = 6,666,666.67, which 6 figures round up
+    (86_400.0, 1e12, "most")])
+def test_the_scale_a_refused_rate_scale_is_told_to_take_is_taken_and_one_percent_past_it_refused(gap, scale, side):
+    """A refused ``rate_scale`` names the least (or most) scale the trace takes; that scale must be taken and one
+    1 % past it refused. The least was ``1e-12 x gap`` to six figures: rounded down (1.23456e-13 for a gap of
+    0.123456449 s) it was itself refused, and for rows 1e13 s apart it read 10 where 1, the trace replayed as it
+    is, is taken (only thinning is held to the floor); the most, ``1e7 x gap`` rounded up (6.66667e+06 for a gap of
+    2/3 s), was refused too."""
+    import re
+
+    from sim.scenario.workload import TraceArrival
+    from sim.workload.arrivals import trace_rate_problem
+
+    times = np.array([0.0, gap, 2 * gap])
+    said = trace_rate_problem(times, TraceArrival(process="trace", path="x.csv", rate_scale=scale))
+    told = float(re.fullmatch(rf".*: rate_scale at {side} (\S+) for this trace", said).group(1))
+    if gap == 1e13:
+        assert told == 1.0
+    assert trace_rate_problem(times, TraceArrival(process="trace", path="x.csv", rate_scale=told)) is None
+    past = told * (0.99 if side == "least" else 1.01)
+    assert trace_rate_problem(times, TraceArrival(process="trace", path="x.csv", rate_scale=past)) is not None
 
 
 # ------------------------------------------------------------------ 3. saturation: --attainment beside --constraint
@@ -231,6 +299,17 @@ def test_compare_of_a_few_folders_keeps_every_letter_in_the_heading(series, caps
     monkeypatch.setenv("COLUMNS", "80")
     assert _main(["compare", *map(str, series[:4])]) == 0
     assert "settings that differ (A → B → C → D):" in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_compare_of_four_folders_or_fewer_on_a_narrow_terminal_keeps_every_letter(series, capsys, monkeypatch, n):
+    """The heading is cut to ``A → B → … → <last>`` where it does not fit; of two folders that read ``A → B →
+    … → B`` (B twice, a folder between them that is not there) and of three ``A → B → … → C``, longer than
+    the ``A → B → C`` it replaced: with four folders or fewer no letter is left out."""
+    monkeypatch.setenv("COLUMNS", "20")
+    assert _main(["compare", *map(str, series[:n])]) == 0
+    letters = " → ".join("ABCD"[:n])
+    assert f"settings that differ ({letters}):" in capsys.readouterr().out.splitlines()
 
 
 # ------------------------------------------------------------------ the fluid tier's replay of a surge
@@ -330,3 +409,42 @@ def test_an_autoscale_block_of_a_tolerance_alone_warns_that_it_autoscales_on_the
         "other key's default (metric load_factor, target 0.7, min 1, max 64, every 60 s): a tolerance tunes an "
         "autoscaler, it does not make one; give at least target and max, or remove the block to keep the pool's "
         "replicas fixed"] if warned else [])
+
+
+@pytest.mark.parametrize("given", [{"max_scale_up_pods": 8}, {"scale_up_period": 30}, {"cooldown": 100},
+                                   {"scale_up_delay": 5}, {"tolerance": 0.2, "max_scale_up_percent": 50}])
+def test_an_autoscale_block_of_tuning_keys_alone_warns_as_one_of_a_tolerance_alone(tmp_path, given):
+    """The HPA's scale-up policies (``max_scale_up_pods``, ``max_scale_up_percent``, ``scale_up_period``), the
+    cooldown and the start-up delay tune an autoscaler as the tolerance does: ``--set`` of one of them on a
+    pool without autoscale made the block, and the pool autoscaled silently on load_factor, target 0.7, 1 to 64
+    replicas, where the tolerance alone was warned of. The warning names the keys given."""
+    import warnings
+
+    import sim
+
+    path = _scenario(tmp_path, hc._small())
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        sim.load_scenario(path, [f"fleet.pools.0.autoscale.{k}={v}" for k, v in given.items()])
+    (only,) = [str(w.message) for w in said if "only key" in str(w.message)]
+    keys = " and ".join(given)
+    field = f"fleet.pools.0.autoscale.{keys}" if len(given) == 1 else "fleet.pools.0.autoscale"
+    assert only.startswith(f"{field}: " + (f"is the autoscale block's only key" if len(given) == 1 else
+                                           f"{keys} are the autoscale block's only keys"))
+    assert ("(metric load_factor, target 0.7, min 1, max 64, every 60 s)" in only
+            and "give at least target and max, or remove the block" in only)
+
+
+@pytest.mark.parametrize("given", [{"max": 8}, {"metric": "kv"}, {"min": 0}, {"target": 0.5, "cooldown": 100}])
+def test_an_autoscale_block_naming_what_it_scales_on_is_not_warned_of_as_tuning_alone(tmp_path, given):
+    """``autoscale: {max: 8}`` scales a pool between 1 and 8 replicas (docs/fleet_dynamics.md): a key saying
+    what to scale on or between asks for the autoscaler; no warning that it only tunes one."""
+    import warnings
+
+    import sim
+
+    path = _scenario(tmp_path, hc._small())
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        sim.load_scenario(path, [f"fleet.pools.0.autoscale.{k}={v}" for k, v in given.items()])
+    assert [str(w.message) for w in said if "only key" in str(w.message)] == []

@@ -103,7 +103,8 @@ def comparison_text(comparison, width: int | None) -> str:
                           width, "      "))
     n = len(comparison.folders)
     letters = " → ".join(label(i) for i in range(n))
-    if width is not None and len(f"settings that differ ({letters}):") > width:    # 27 folders: 182 columns
+    # 27 folders: 182 columns; four or fewer: the cut would be as long, or name a letter twice (A → B → … → B)
+    if n > 4 and width is not None and len(f"settings that differ ({letters}):") > width:
         letters = f"{label(0)} → {label(1)} → … → {label(n - 1)}"
     lines += ["", f"settings that differ ({letters}):"]
     lines += [fill("  " + line, width, "      ") for line in difference_lines(comparison)]

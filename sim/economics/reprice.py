@@ -34,10 +34,10 @@ from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, InputWarning, ScenarioError, clipped, json_kind, text_list
 from sim.atomic import atomic_write_json, finish_swaps, in_the_way_message, staged_folder
-from sim.paths import loop_message, looping_link, looping_links
+from sim.paths import followed, loop_message, looping_link, looping_links
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
-from sim.out_folder import check_out_dir
+from sim.out_folder import check_out_dir, check_owner
 from sim.report.fingerprint import KEY as FINGERPRINTS, SCENARIO, folder_fingerprints, mismatches, scenario_digest, \
     unchecked_notice
 from sim.report.overview import scenario_file_problem, scenario_json
@@ -222,6 +222,8 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
     overrides = text_list(overrides, "overrides", "economics.gpu_hour_usd=1.8")
     if out is not None:
         check_out_dir(Path(out), "out")     # what fleetsim reprice --out refuses (the root, a file, ...), before any work
+        if followed(Path(out)).is_dir():    # a run's folder, re-priced: a sweep's, plan's or search's is refused
+            check_owner(followed(Path(out)), "run", shown=out, by="reprice", option="out")
     src = Path(folder)
     link = looping_link(src)
     if link is not None:

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from sim.errors import InputError, InputWarning
 from sim.atomic import atomic_write_text
 from sim.folder_lock import holding
-from sim.out_folder import OWNER_FILE, RESULT_FILES, check_out_dir
+from sim.out_folder import OWNER_FILE, RESULT_FILES, check_out_dir, check_owner, folder_owner, unmarked_points
 from sim.paths import followed, make_folder
 
 T = TypeVar("T")
@@ -63,28 +63,6 @@ WRITES = {"sweep": ("sweep.csv", "sweep_ci.csv", "sweep.json", "scenario.json"),
           "saturation": ("saturation.csv", "saturation.json", "scenario.json")}
 
 
-def folder_owner(root: Path) -> tuple[str | None, str]:
-    """The command whose results ``root`` holds and the file that says so (``(None, "")``: none).
-
-    An :data:`OWNER_FILE` that is not one (a file of the user's own, say) raises :class:`InputError`:
-    nothing is written over it."""
-    marker = root / OWNER_FILE
-    if marker.is_file():
-        try:
-            owner = json.loads(marker.read_bytes()).get("command")
-        except (OSError, ValueError, AttributeError, RecursionError):
-            owner = None
-        if owner not in RESULT_FILES.values():
-            raise InputError(f"--out: {marker}: not the mark of a fleetsim result folder (expected "
-                             f'{{"command": "sweep"}} or another command): the folder is not fleetsim\'s to write '
-                             f"into; give another --out")
-        return owner, str(marker)
-    for name, owner in RESULT_FILES.items():
-        if (root / name).exists():
-            return owner, str(root / name)
-    return None, ""
-
-
 def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: str | None = None,
                  figures: bool = False, source: Any = None) -> None:
     """Before any point runs: refuse ``root`` if another command wrote it (:class:`InputError` naming it
@@ -99,7 +77,7 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
     file the ``source`` scenario (a :class:`~sim.planning.source.ScenarioSource`) reads: the scenario saved
     as ``scenario.json``, a trace named ``sweep.csv`` (:func:`replaced_input`). Nothing is written here: the
     store marks the folder (:data:`OWNER_FILE`) with its first point."""
-    owner, said = folder_owner(root)
+    owner, _ = folder_owner(root)
     name = root if shown is None else shown
     by = by or command
     lost = None if source is None or command not in WRITES else replaced_input(source, root, command)
@@ -108,9 +86,7 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
         named = what if what == "the scenario file" else f"the file {what} names"
         raise InputError(f"--out: {name}: writing the result there would replace {path}, {named}, with the "
                          f"result's own file of that name; give another folder, or move the file")
-    if owner is not None and owner != command:
-        raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
-                         f"would mix its own with them; give another folder, e.g. --out {name}-{by}")
+    check_owner(root, command, shown, by)       # another command's results (a run: a folder of points too)
     if command in WRITES and root.is_dir() and not os.access(root, os.W_OK | os.X_OK):   # (found at the first store)
         raise InputError(f"--out: {name} is not writable (a read-only folder): fleetsim {by} writes its points "
                          f"there as they finish; make it writable or give another --out")
@@ -133,12 +109,8 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
         raise InputError(f"--out: {Path(name) / 'figures'} is not a folder: fleetsim {by} draws its figures in a "
                          f"folder of that name once every point has run; move it away, give another --out or "
                          f"--no-figures")
-    if owner is None and unmarked_points(root):
+    if owner is None and unmarked_points(root):     # (a run's: refused by check_owner above)
         points = Path(name) / "points"
-        if command == "run":      # (a run's folder holds no points: they are a sweep's, a plan's or a search's)
-            raise InputError(f"--out: {name} holds the finished points of a sweep, plan or saturation search "
-                             f"({points}): fleetsim {by} would mix its own with them; give another folder, "
-                             f"e.g. --out {name}-{by}")
         raise InputError(f"--out: {name} holds finished points ({points}) but no {OWNER_FILE} saying which "
                          f"command wrote them (a folder of an older fleetsim, stopped before its result file): "
                          f"if fleetsim {command} wrote them, mark the folder as its own with "
@@ -237,14 +209,6 @@ def replaced_input(source: Any, root: Path, command: str) -> tuple[str, Path] | 
         return written_over(loaded, root, names)
     own = Path(source.source)
     return ("the scenario file", own) if own.is_file() and swapped_out(root, names, own) else None
-
-
-def unmarked_points(root: Path) -> bool:
-    """Whether ``root/points`` holds a point file (``*.json``, or one moved aside as corrupt)."""
-    try:
-        return any(p.name.endswith((".json", ".json.corrupt")) for p in (root / "points").iterdir())
-    except OSError:           # no points folder (or not one to read: the store says so when it writes)
-        return False
 
 
 class CorruptPointWarning(InputWarning):

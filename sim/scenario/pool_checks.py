@@ -164,8 +164,40 @@ def pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
                                                          "runs the attention of every sequence)"))
     out.extend(_node_warnings(pool, where, gpu))
     if pool.autoscale is not None:                                  # both tiers read the band
+        out.extend(tuning_alone_warnings(pool.autoscale, f"{where}.autoscale"))
         out.extend(tolerance_warnings(pool.autoscale, f"{where}.autoscale"))
     return out
+
+
+#: the autoscale keys that tune how an autoscaler moves (its band, its pauses, the HPA's scale-up policies), not
+#: what it scales on or between (metric, target, min, max)
+TUNING_KEYS = ("interval", "scale_up_delay", "cooldown", "tolerance", "max_scale_up_pods", "max_scale_up_percent",
+               "scale_up_period")
+
+
+def tuning_alone_warnings(a, where: str) -> list[tuple[str, str]]:
+    """An autoscale block of tuning keys alone (:data:`TUNING_KEYS`: ``--set ...autoscale.tolerance=0.2`` or
+    ``...max_scale_up_pods=8`` on a pool without autoscale makes the block): the pool autoscales on every other
+    key's default, which none of them asks for.
+
+        >>> from sim.scenario.schema import Autoscale
+        >>> tuning_alone_warnings(Autoscale(cooldown=60, scale_up_period=30), "a")[0][1][:58]
+        "cooldown and scale_up_period are the autoscale block's onl"
+        >>> tuning_alone_warnings(Autoscale(max=8, cooldown=60), "a"), tuning_alone_warnings(Autoscale(), "a")
+        ([], [])
+    """
+    given = [k for k in TUNING_KEYS if k in a.model_fields_set]
+    if not given or len(given) < len(a.model_fields_set):
+        return []
+    what = "a tolerance tunes an autoscaler, it does not" if given == ["tolerance"] else \
+        f"{given[0]} tunes an autoscaler, it does not" if len(given) == 1 else \
+        "these tune an autoscaler, they do not"
+    every = "" if "interval" in given else f", every {a.interval:g} s"
+    return [(f"{where}.{given[0]}" if len(given) == 1 else where,
+             f"{'is' if len(given) == 1 else ' and '.join(given) + ' are'} the autoscale block's only "
+             f"{'key' if len(given) == 1 else 'keys'}, so the pool autoscales on every other key's default "
+             f"(metric {a.metric}, target {a.target:g}, min {a.min}, max {a.max}{every}): {what} make one; give at "
+             f"least target and max, or remove the block to keep the pool's replicas fixed")]
 
 
 BOUNDED_METRICS = ("utilization", "kv")
@@ -186,12 +218,6 @@ def tolerance_warnings(a, where: str) -> list[tuple[str, str]]:
     """
     out: list[tuple[str, str]] = []
     tol = a.tolerance
-    if a.model_fields_set == {"tolerance"}:     # (--set ...autoscale.tolerance=0.2 on a pool without autoscale)
-        out.append((f"{where}.tolerance",
-                    f"is the autoscale block's only key, so the pool autoscales on every other key's default "
-                    f"(metric {a.metric}, target {a.target:g}, min {a.min}, max {a.max}, every {a.interval:g} s): "
-                    f"a tolerance tunes an autoscaler, it does not make one; give at least target and max, or "
-                    f"remove the block to keep the pool's replicas fixed"))
     if tol >= 1:
         out.append((f"{where}.tolerance",
                     f"{tol:g} keeps the pool from ever shrinking: the band 1 - tolerance <= metric / target <= "

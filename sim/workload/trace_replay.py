@@ -113,7 +113,8 @@ def trace_rate_problem(times_s: np.ndarray, process: TraceArrival) -> str | None
         return (f"rate_scale {process.rate_scale:g} copies of rows a mean {gap:,.6g} s apart arrive at "
                 f"{process.rate_scale / gap:.3g} requests/s; at least {MIN_ARRIVAL_RATE:g} requests/s, about one "
                 f"request in 31,700 years, as for every arrival process (no run is long enough to see a request "
-                f"at a smaller rate): rate_scale at least {MIN_ARRIVAL_RATE * gap:.6g} for this trace")
+                f"at a smaller rate): rate_scale at least {_figures(min(MIN_ARRIVAL_RATE * gap, 1.0), up=True)} "
+                f"for this trace")
     if process.rate_scale <= 1.0:
         return None
     if gap <= 0:
@@ -127,7 +128,22 @@ def trace_rate_problem(times_s: np.ndarray, process: TraceArrival) -> str | None
         return None
     return (f"rate_scale {process.rate_scale:g} copies of rows a mean {gap:,.6g} s apart arrive at {rate:.3g} "
             f"requests/s; at most {MAX_ARRIVAL_RATE:g} requests/s, as for every arrival process: rate_scale at most "
-            f"{MAX_ARRIVAL_RATE * gap:.6g} for this trace")
+            f"{_figures(MAX_ARRIVAL_RATE * gap, up=False)} for this trace")
+
+
+def _figures(value: float, up: bool) -> str:
+    """``value`` (> 0) to six significant figures, rounded up (``up``) or down: the least or the most scale a
+    trace takes, which rounded the other way the trace would refuse (1e-12 x a 0.123456449 s gap is taken from
+    1.23457e-13, not 1.23456e-13; 1e7 x a 2/3 s gap up to 6.66666e+06, not 6.66667e+06).
+
+        >>> _figures(1.23456449e-13, up=True), _figures(2e7 / 3, up=False), _figures(1.0, up=True)
+        ('1.23457e-13', '6.66666e+06', '1')
+    """
+    shown = float(f"{value:.6g}")
+    if shown < value if up else shown > value:
+        step = 10.0 ** (math.floor(math.log10(shown)) - 5)
+        shown = float(f"{shown + step if up else shown - step:.6g}")
+    return f"{shown:.6g}"
 
 
 def trace_requests_expected(arrival_s: np.ndarray, process: TraceArrival, horizon_s: float,
