@@ -12,7 +12,8 @@ do, the curve's grid runs are measured under the workload's own arrival process 
   scenario's seed, each with its row's lengths), each step's requests time-scaled so that every step runs
   at the run's mean rate (:func:`detrended`: the swings from one step to the next are the fluid tier's
   steps, and would otherwise count twice), written as a ``fleetsim`` trace in the cache
-  (:func:`replay_file`) and looped, time-scaled to each grid rate, each grid run at least one pass of it
+  (:func:`replay_file`) and looped over those steps' window (``loop_period``, however its rows cluster
+  inside it), time-scaled to each grid rate, each grid run at least one pass of it
   (:func:`replay_span`), thinned to the curve's group's share of the fleet (``rate_scale`` ``g /
   replicas``: each request routed on its own). Why the trace itself rather than a model of it: the
   clumping in the bundled Azure samples is not one number. The code sample's index grows with the
@@ -172,14 +173,19 @@ def counted_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, gr
         times, n = detrended(t, cuts)
         if n < 2:
             return [None] * len(groups), fine, m
-    if _replayable(sc) and times[-1] > times[0]:    # (rows all at one instant cannot loop: clumps, as below)
+    if _replayable(sc) and times[-1] > times[0]:    # (rows all at one instant: clumps, as below)
         keep = (t >= cuts[0]) & (t < cuts[-1])
         path = replay_file(times, p[keep], o[keep])
-        rps = n / float(cuts[-1] - cuts[0])
+        span = float(cuts[-1] - cuts[0])
+        rps = n / span
         total = sum(int(pool.replicas) for pool in sc.fleet.pools)
-        return [{"process": "trace", "path": str(path), "format": "fleetsim", "loop": True,
+        # looped over its steps' window, as the run's steps hold them: not its last row plus the mean gap, which
+        # for rows clumped at a step's start (time_scale 1e-6: a 1,800 s trace's rows within 2 ms) is a loop of
+        # milliseconds; the rows as written (to the microsecond) never span more
+        period = max(span, float(f"{times[-1]:.6f}") - float(f"{times[0]:.6f}"))
+        return [{"process": "trace", "path": str(path), "format": "fleetsim", "loop": True, "loop_period": period,
                  "rate_scale": min(1.0, g / total), "replay_rps": rps * min(1.0, g / total),
-                 "replay_s": float(cuts[-1] - cuts[0])} for g in groups], fine, m
+                 "replay_s": span} for g in groups], fine, m
     index, _ = modelled_index(sc, edges, fine, base_dir, m)
     clumps = pool_clumps(sc, index, groups)
     return [None if c is None else {"process": CLUMPED, "clump_mean": c} for c in clumps], fine, m
@@ -237,8 +243,9 @@ def measuring_arrival(arrival: dict | None, rate: float) -> dict:
 
         >>> measuring_arrival(None, 2.0), measuring_arrival({"process": "compound_poisson", "clump_mean": 3.0}, 2.0)
         ({'process': 'poisson', 'rate': 2.0}, {'process': 'compound_poisson', 'clump_mean': 3.0, 'rate': 2.0})
-        >>> measuring_arrival({"process": "trace", "path": "r.csv", "rate_scale": 0.5, "replay_rps": 4.0, "replay_s": 9.0}, 8.0)
-        {'process': 'trace', 'path': 'r.csv', 'rate_scale': 0.5, 'time_scale': 0.5}
+        >>> measuring_arrival({"process": "trace", "path": "r.csv", "loop_period": 9.0, "rate_scale": 0.5,
+        ...                    "replay_rps": 4.0, "replay_s": 9.0}, 8.0)
+        {'process': 'trace', 'path': 'r.csv', 'loop_period': 9.0, 'rate_scale': 0.5, 'time_scale': 0.5}
     """
     if arrival is None:
         return {"process": "poisson", "rate": float(rate)}

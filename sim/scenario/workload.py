@@ -217,6 +217,17 @@ class TraceArrival(OpenArrival):
                                           "times it is at most 10^7 requests/s, as every arrival rate is (a trace "
                                           "of one request a day may take 10^11 copies)")
     loop: Switch = False
+    loop_period: Duration | None = Field(
+        None, gt=0, le=MAX_TIME_SCALE,
+        description="with loop: true, the file's seconds after which the trace repeats (times time_scale; at least "
+                    "the span of its rows); default its last row plus the mean gap between rows")
+
+    @model_validator(mode="after")
+    def _period_loops(self):
+        if self.loop_period is not None and not self.loop:
+            raise field_error("loop_period", f"{self.loop_period:g} s repeats a looped trace: only with loop: true "
+                                             "(without it arrivals stop at the trace's end)")
+        return self
 
 
 class BurstArrival(OpenArrival):

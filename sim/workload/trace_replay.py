@@ -30,8 +30,10 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
       copy keeps the row's lengths and tenant, so ``rate_scale: 2`` doubles the arrival rate over any
       window longer than a few gaps with exactly the same length mix; ``rate_scale: 0.5`` keeps each
       request with probability 1/2. With ``rate_scale: 1`` and no growth the file is reproduced exactly.
-    * ``loop: true`` repeats the trace every ``P = t_last + mean gap`` seconds (scaled) until the
-      horizon; otherwise arrivals stop at the trace's end.
+    * ``loop: true`` repeats the trace every ``P = t_last + mean gap`` seconds (scaled), or every
+      ``loop_period`` seconds of the file's time (scaled: at least the span of its rows, which may then
+      share one time), until the horizon; otherwise arrivals stop at the trace's end
+      (:func:`loop_period_s`).
 
     A trace whose first (scaled) time is at or after ``horizon_s`` would replay nothing at all:
     that raises :class:`sim.errors.InputError` naming the file, the first timestamp and the
@@ -48,13 +50,11 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
         err.field = "rate_scale"        # the field at fault, beside the one naming the file
         raise err
     mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
+    period = loop_period_s(trace, process, ts) if process.loop else float(ts[-1] + mean_gap)
     gaps = np.empty(n)
     gaps[:-1] = np.diff(ts)
-    gaps[-1] = mean_gap
-    period = float(ts[-1] + mean_gap)
-    if process.loop and (n < 2 or mean_gap <= 0):
-        from sim.errors import InputError
-        raise InputError(f"{trace.path}: cannot loop a trace with fewer than two distinct times")
+    gaps[-1] = mean_gap if process.loop_period is None or not process.loop else \
+        min(mean_gap, float(ts[0]) + period - float(ts[-1]))        # (no copy after the next pass's first row)
     if ts[0] >= horizon_s:
         from sim.errors import InputError
         raise InputError(_outside_window(trace, process, float(ts[0]), horizon_s))
@@ -90,6 +90,44 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
         if not process.loop:
             return
         rep += 1
+
+
+def loop_period_s(trace, process: TraceArrival, ts: np.ndarray) -> float:
+    """The seconds after which a looped replay repeats the rows at ``ts`` (the file's times, scaled by
+    ``time_scale``): ``loop_period`` scaled where it is given, else the last row plus the mean gap between
+    rows. :class:`sim.errors.InputError` where it cannot loop: rows of one time without a ``loop_period``, a
+    ``loop_period`` shorter than the rows' span (a pass would begin before the last one ended), or one that
+    scales to 0 s.
+
+        >>> from types import SimpleNamespace as NS
+        >>> from sim.scenario.workload import TraceArrival
+        >>> rows = NS(path="x.csv", arrival_s=np.array([1.0, 2.0, 4.0]))
+        >>> loop_period_s(rows, TraceArrival(process="trace", path="x.csv", loop=True), rows.arrival_s)
+        5.5
+        >>> loop_period_s(rows, TraceArrival(process="trace", path="x.csv", loop=True, loop_period=10, time_scale=2),
+        ...               2 * rows.arrival_s)
+        20.0
+    """
+    from sim.errors import InputError
+
+    n = ts.size
+    span = float(ts[-1] - ts[0]) if n else 0.0
+    if process.loop_period is None:
+        if n < 2 or span <= 0:
+            raise InputError(f"{trace.path}: cannot loop a trace with fewer than two distinct times; give "
+                             "loop_period, the seconds after which it repeats")
+        return float(ts[-1] + span / (n - 1))
+    period = float(process.loop_period) * process.time_scale
+    if period < span or not period > 0:
+        raw = float(trace.arrival_s[-1] - trace.arrival_s[0])
+        scaled = f" ({period:.6g} s with time_scale {process.time_scale:g})" if process.time_scale != 1 else ""
+        err = InputError(f"{trace.path}: loop_period {process.loop_period:g} s{scaled} "
+                         + (f"is shorter than the trace, whose rows span {raw:.12g} s: a pass would begin before "
+                            f"the last one ended; give loop_period at least {raw:.12g}" if period < span else
+                            "is 0 s once scaled: give a longer loop_period or a larger time_scale"))
+        err.field = "loop_period"
+        raise err
+    return period
 
 
 def trace_rate_problem(times_s: np.ndarray, process: TraceArrival) -> str | None:
@@ -171,11 +209,16 @@ def trace_requests_expected(arrival_s: np.ndarray, process: TraceArrival, horizo
         return 0.0
     weight = growth_factor(ts, growth) if growth is not None and growth.monthly else np.ones(n)
     mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
-    if not process.loop or mean_gap <= 0:       # a trace that cannot loop: the run says so
-        return process.rate_scale * float(weight[inside].sum())     # (a Python float: inf past its range, no
-        #                                                             numpy "overflow encountered" printed)
-    period = float(ts[-1] + mean_gap)
-    full = math.floor(horizon_s / period)       # repetitions wholly inside the window
+    if not process.loop or (mean_gap <= 0 and process.loop_period is None):     # not looped, or cannot be: the
+        return process.rate_scale * float(weight[inside].sum())     # run says so (a Python float: inf past its
+        #                                                             range, no numpy "overflow encountered")
+    period = float(ts[-1] + mean_gap) if process.loop_period is None else float(process.loop_period) * process.time_scale
+    if period < float(ts[-1] - ts[0]) or not period > 0:    # cannot loop at that period: the run says so
+        return process.rate_scale * float(weight[inside].sum())
+    try:
+        full = math.floor(horizon_s / period)   # repetitions wholly inside the window
+    except OverflowError:
+        return math.inf
     q = float(growth_factor(period, growth)) if growth is not None and growth.monthly else 1.0
     try:
         series = float(full) if q == 1.0 else (q ** full - 1.0) / (q - 1.0)
@@ -200,4 +243,4 @@ def _outside_window(trace, process: TraceArrival, first_s: float, horizon_s: flo
             f"{first_s:.12g} s, or make the trace's times start near 0 (subtract {raw:.12g} from every {column})")
 
 
-__all__ = ["trace_blocks", "trace_rate_problem", "trace_requests_expected"]
+__all__ = ["loop_period_s", "trace_blocks", "trace_rate_problem", "trace_requests_expected"]

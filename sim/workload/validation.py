@@ -173,7 +173,7 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path, skip_bad_row
     ``problems``: the first bad row of each file as ``(field path, message)`` (with
     ``skip_bad_rows``, only a file left with no request); with the run's ``duration``, also an arrival
     trace the run would refuse to replay (its first row at or after the end of the run, or ``loop``
-    over rows of one time). ``skipped`` (only with ``skip_bad_rows``):
+    over rows of one time without a ``loop_period``, or with one shorter than the rows' span). ``skipped`` (only with ``skip_bad_rows``):
     ``(field path, what a run would leave out)`` per file with bad rows. :func:`validate` reads a
     trace only up to its first good row (a run reads it whole anyway); ``fleetsim validate`` reads
     it all."""
@@ -201,7 +201,8 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path, skip_bad_row
                 once = replayed[where].model_copy(update={"rate_scale": 1.0})   # (no copies drawn: one block read)
                 next(trace_blocks(data, once, duration, np.random.default_rng(0)), None)
             except InputError as exc:
-                problems.append((where, str(exc)))
+                field = getattr(exc, "field", None)      # a key beside the path at fault (loop_period)
+                problems.append((f"{where.removesuffix('.path')}.{field}" if field else where, str(exc)))
         if where == "workload.arrival.path" and cfg.classes:     # the run refused it, validate said ok
             unknown = unknown_tenants(data, class_names(cfg))
             if unknown:
