@@ -1,8 +1,8 @@
 """The fleet part of a run's summary, assembled once for both tiers.
 
 What a pool did over a run (:class:`PoolUsage`: provisioned and busy GPU-seconds, FLOPs done,
-mean KV-cache use, requests served and their token means, the running/replica sums the MBU batch
-comes from) becomes the summary's ``pools.<name>`` blocks, ``utilization``, ``gpu_hours`` and
+mean KV-cache use, requests served and their token means, the iterations run and the KV they read
+(MBU's bytes), the running/replica sums the fluid tier's MBU batch comes from) becomes the summary's ``pools.<name>`` blocks, ``utilization``, ``gpu_hours`` and
 ``stability`` (:func:`fleet_summary`). The request-level tier (:func:`sim.api.assemble`) measures
 those quantities from its replicas and time series; the fluid tier (:func:`sim.fluid.run.run_fluid`)
 reads them off capacity curves step by step; the arithmetic after that is this one function.
@@ -61,6 +61,11 @@ class PoolUsage:
     #: it), what the offered load factor's capacity counts (:func:`arrival_window_load_factor`).
     #: ``None`` when the run ends at ``duration``: ``provisioned_gpu_s`` then
     arrival_window_gpu_s: float | None = None
+    #: ``(iterations, tokens, kv_read)``: the iterations the pool's replicas ran, the tokens they
+    #: processed and the cached KV tokens they read, what MBU's bytes count
+    #: (:func:`sim.perf.utilization.steps_bytes`); ``None`` when the tier runs no iterations (the fluid
+    #: tier's curves): MBU then comes from the closed form at the mean running batch
+    steps: tuple[int, int, int] | None = None
 
 
 def layout_keys(cfg) -> dict:
@@ -105,7 +110,9 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
         prov_s += p_prov * scale
         busy_s += p_busy * scale
         flops_cap += p_prov * p.peak_flops() * scale
-        flops_done += u.flops_done * scale
+        # no GPU computes faster than its peak: a step model faster than that (a linear model's steps
+        # of 0.1 ms) would read an MFU above 1, which no run can reach
+        flops_done += min(u.flops_done, p_busy * p.peak_flops()) * scale
         busy_by_pool[p.name] = p_busy * scale
         busy_share = p_busy / p_prov if p_prov else 0.0
         block = {"gpu": p.gpu.name, "replicas": p.cfg.replicas, **u.lead, **layout_keys(p.cfg), "scale": scale,
@@ -115,7 +122,7 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
         util = pool_utilization(p, requests=u.requests, prompt_mean=u.prompt_mean, output_mean=u.output_mean,
                                 replica_seconds=p_prov / gpr,
                                 running_while_busy=running_while_busy(u.running_sum, u.replicas_sum, busy_share),
-                                kv_dtype=pool_kv_dtype(scenario, p))
+                                kv_dtype=pool_kv_dtype(scenario, p), steps=u.steps, busy_replica_seconds=p_busy / gpr)
         block.update(util)
         block.update(u.tail)
         per_pool[p.name] = block

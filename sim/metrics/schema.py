@@ -36,7 +36,9 @@ TS_COLUMNS = ["time_s", "pool", "replicas", "queue_len", "central_queue", "runni
 #: summary keys whose last part names a share of something: each lies in [0, 1]
 SHARE_KEYS = frozenset({"refused_share", "abandoned_share", "attainment", "gpu_busy", "kv_cache_mean", "mfu", "mbu", "availability",
                         "expected_availability", "utilization"})
-# (not ``cost.utilization_billed``: busy hours over *billed* hours, which can pass 1 when hours go unbilled)
+# (not ``cost.utilization_billed``: busy hours over *billed* hours, which can pass 1 when hours go unbilled;
+# ``mfu`` and ``mbu`` are at most the busy share by their definition: a pool's FLOPs and bytes at most its busy
+# GPU time x peak, sim.metrics.fleet_summary and sim.metrics.utilization)
 #: summary blocks whose every number is a time, count, rate, size, amount billed or share: >= 0
 NON_NEGATIVE_BLOCKS = frozenset({"requests", "latency", "throughput", "slo", "utilization", "gpu_hours",
                                  "cost", "pools", "workload", "disaggregation", "autoscale", "failures",

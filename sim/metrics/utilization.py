@@ -7,8 +7,18 @@ factor reads 1.0 whatever engine it runs:
 
 * requests served, their mean prompt and output tokens;
 * provisioned replica-seconds;
+* the iterations its replicas ran, the tokens they processed and the cached KV tokens they read
+  (request level: MBU's bytes, :func:`~sim.perf.utilization.steps_bytes`);
 * mean sequences running per replica while busy (from the time series: mean running per
-  provisioned replica / busy share), the batch at which MBU's bytes are counted.
+  provisioned replica / busy share), the batch at which the fluid tier, which runs no iterations,
+  counts MBU's bytes per request (:func:`~sim.perf.utilization.bytes_per_request`). Priced that way a
+  request's prompt was an iteration of its own, where chunked and mixed schedulers run it inside a
+  decode iteration with one read of the weights: a run of 1 x H100 at 81 % busy read 1.04.
+
+Bytes are moved only while a replica is busy and at most at the GPU's peak bandwidth, so a pool's
+bytes are at most its busy replica-seconds x peak: MBU never passes the busy share (the bound binds
+only on an estimate, or on a step model faster than the hardware, such as a linear model of 0.1 ms
+iterations; the roofline's own steps move their bytes at its bandwidth efficiency).
 
 MBU counts the byte terms of the roofline that prices the pool's steps (its layout: tensor and
 pipeline stages, expert parallelism, data-parallel attention; its weight, expert and KV
@@ -26,7 +36,7 @@ decode pool's requests arrive prefilled: its scheduler factor prices them at the
 from __future__ import annotations
 
 from sim.perf.utilization import (BatchLimits, bytes_per_request, limits_of, load_factor, mbu, part_served,
-                                  request_seconds, seconds_per_request)
+                                  request_seconds, seconds_per_request, steps_bytes)
 
 
 def pool_seconds_per_request(pool, prompt_tokens: float, output_tokens: float) -> float:
@@ -109,17 +119,26 @@ def _roofline(pool, kv_dtype: str):
 
 
 def pool_utilization(pool, *, requests: float, prompt_mean: float, output_mean: float,
-                     replica_seconds: float, running_while_busy: float, kv_dtype: str = "bf16") -> dict:
-    """``{"load_factor", "mbu"}`` of one pool over a run (see the module docstring)."""
-    limits = pool_limits(pool)
-    if requests <= 0 or replica_seconds <= 0:
+                     replica_seconds: float, running_while_busy: float, kv_dtype: str = "bf16",
+                     steps: tuple[int, int, int] | None = None, busy_replica_seconds: float | None = None) -> dict:
+    """``{"load_factor", "mbu"}`` of one pool over a run (see the module docstring). ``steps``:
+    ``(iterations, tokens, kv_read)`` its replicas ran (MBU counts their bytes), ``None`` for the
+    closed form; ``busy_replica_seconds``: the replicas' busy time, the most time bytes were moved in."""
+    if replica_seconds <= 0 or requests <= 0 and not (steps and steps[0] > 0):
         return {"load_factor": 0.0, "mbu": 0.0}
+    limits = pool_limits(pool)
     s_each = pool_seconds_per_request(pool, prompt_mean, output_mean)
-    out = {"load_factor": load_factor(requests, replica_seconds, s_each), "mbu": None}
+    out = {"load_factor": load_factor(requests, replica_seconds, s_each) if requests > 0 else 0.0, "mbu": None}
     roof = _roofline(pool, kv_dtype)
     if roof is not None:
-        per_gpu = bytes_per_request(roof, limits, prompt_mean, output_mean, max(running_while_busy, 1.0))
-        out["mbu"] = mbu(requests * per_gpu, replica_seconds, pool.gpu.hbm_bytes_per_s)
+        if steps is not None:
+            per_gpu = steps_bytes(roof, *steps)
+        else:
+            per_gpu = requests * bytes_per_request(roof, limits, prompt_mean, output_mean, max(running_while_busy, 1.0))
+        peak = pool.gpu.hbm_bytes_per_s
+        if busy_replica_seconds is not None and per_gpu > busy_replica_seconds * peak:
+            per_gpu = busy_replica_seconds * peak    # no GPU moves bytes faster than its peak
+        out["mbu"] = mbu(per_gpu, replica_seconds, peak)
     return out
 
 

@@ -31,8 +31,10 @@ batch occupancy, so a planner reads headroom from it directly and an autoscaler 
 
 **MBU** (model bandwidth utilization) = HBM bytes moved / (GPU-seconds x peak HBM bandwidth), with
 the bytes of each iteration from the roofline's byte terms (weights, KV cache read and written,
-lm head, activations; :meth:`sim.perf.roofline.RooflineModel.breakdown`) at the batch the replica
-actually ran (mean running sequences while busy), for the replica's layout (:func:`iteration_bytes`:
+lm head, activations; :meth:`sim.perf.roofline.RooflineModel.breakdown`): of the iterations the
+replica ran where it ran them (:func:`steps_bytes`: the request-level engine counts its iterations,
+their tokens and the KV they read), else of its requests at the batch it ran (mean running sequences
+while busy: :func:`bytes_per_request`, the fluid tier's), for the replica's layout (:func:`iteration_bytes`:
 pipeline stages read their weights once per micro-batch of whole sequences, the lm head sits on the
 last stage; data-parallel attention keeps the whole attention weights on every GPU and spreads the
 sequences' KV traffic over the GPUs). Per GPU, the mean over the replica's GPUs: weights and heads
@@ -169,6 +171,41 @@ def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, outpu
     lo = int(batch)          # a mean batch between two sizes: interpolate (the weights' share is 1/b)
     frac = batch - lo
     return at(lo) if frac == 0 else (1 - frac) * at(lo) + frac * at(lo + 1)
+
+
+def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int) -> float:
+    """HBM bytes (per GPU) of ``iterations`` iterations that processed ``tokens`` tokens (prompt and
+    decode) and read ``kv_read`` cached KV tokens (the decoders' contexts, the prompt chunks' priors),
+    as the engine counts them; ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the
+    replica. Every byte term of :func:`iteration_bytes` is a fixed amount per iteration (the weights,
+    the lm head) or proportional to the iteration's tokens (KV written, GEMM inputs and outputs,
+    activations) or to the KV it reads, so the sum over the iterations is ``iterations`` times the
+    bytes of their mean iteration: ``tokens / iterations`` sequences at ``kv_read / iterations``
+    context (interpolated between the whole counts around them). That is exact for a dense model on
+    one stage; the experts an MoE iteration reads grow concavely with its tokens and a pipeline's
+    micro-batches with its sequences, where the mean iteration counts at most what the iterations read.
+
+    >>> from sim.perf.roofline import RooflineModel
+    >>> from sim.scenario.catalog import get_gpu, get_model
+    >>> roof = RooflineModel(get_model("llama-3-8b"), get_gpu("h100-sxm"))
+    >>> one = iteration_bytes(roof, BatchShape(decode_seqs=4, decode_context_tokens=4000))
+    >>> steps_bytes(roof, 10, 40, 40_000) == 10 * one
+    True
+    """
+    if iterations <= 0 or tokens <= 0:
+        return 0.0
+    seqs, ctx = tokens / iterations, kv_read / iterations
+    lo, c_lo = max(int(seqs), 1), int(ctx)
+    f_seqs, f_ctx = seqs - lo, ctx - c_lo
+
+    def at(b: int) -> float:
+        base = iteration_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=c_lo))
+        if not f_ctx:
+            return base
+        return base + f_ctx * (iteration_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=c_lo + 1)) - base)
+
+    mean = at(lo) if f_seqs <= 0 else (1 - f_seqs) * at(lo) + f_seqs * at(lo + 1)
+    return iterations * mean
 
 
 def mbu(bytes_moved_per_gpu: float, gpu_seconds_per_gpu: float, hbm_bytes_per_s: float) -> float:

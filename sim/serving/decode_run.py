@@ -174,6 +174,8 @@ class DecodeRuns(Iterations):
         self.last_tok_groups = {end: n_meas} if n_meas else {}
         self.last_dec_end = end
         self.tokens_processed += n * m
+        self.iterations += m
+        self.kv_read += m * (self.ctx_sum + n) + n * (m * (m - 1) // 2)   # contexts ctx_sum + n, + 2n, ...
         self.kv.used += new_blocks
         self.dc += m
         self.ctx_sum += n * m

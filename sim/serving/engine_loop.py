@@ -96,11 +96,12 @@ class EngineLoop(LeanLoop):
                     else:
                         dt = self._step_time(shape)
                     tokens = shape.prefill_tokens + shape.decode_seqs
+                    read = shape.decode_context_tokens + shape.prefill_kv_tokens - shape.prefill_tokens
             elif pending[0] is RUN:
                 run = pending[1]       # the lean loop's step that reaches the next sync point
             else:
                 run = None
-                _, tokens, prefills, dt, decode = pending
+                _, tokens, prefills, dt, decode, read = pending
             if run is not None:
                 if self.pulls and run.ends[-1] < fleet.sync_t:
                     m = len(run.ends)   # runs ahead of the SimPy clock (see Fleet.sync_t)
@@ -120,6 +121,8 @@ class EngineLoop(LeanLoop):
             self._cycle_booked(start, prefills, self.n_dec if decode else 0, self.ctx_sum)
             self.clock = end
             self.tokens_processed += tokens
+            self.iterations += 1
+            self.kv_read += read
             self._finish_iteration(start, end, dt, prefills, decode)
 
     def _sleep(self, until: float | None = None):

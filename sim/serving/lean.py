@@ -63,8 +63,8 @@ class LeanLoop(DecodeRuns):
         decode iteration is a run of one. Returns ``None`` at an iteration boundary where the
         general path takes over (idle until past ``limit``, a preemption, a request that can never
         be admitted), or the started step that reaches ``limit``: ``(RUN, run)`` or
-        ``(STEP, tokens, prefills, dt, decode)`` for an iteration with prompts whose requests are
-        admitted (``decode``: the running decoders step in it too).
+        ``(STEP, tokens, prefills, dt, decode, read)`` for an iteration with prompts whose requests are
+        admitted (``decode``: the running decoders step in it too; ``read``: the cached KV tokens it reads).
         """
         inc = self.incoming
         waiting = self.waiting
@@ -138,7 +138,7 @@ class LeanLoop(DecodeRuns):
                             times[key] = dt
                     end = clock + dt
                     if not end < limit:
-                        return STEP, sum(needs), prefills, dt, False
+                        return STEP, sum(needs), prefills, dt, False, 0
                     if clock != self.busy_to:   # a new busy stretch (as _busy, inlined)
                         if self.busy_from >= 0:
                             self.busy_acc += self.busy_to - self.busy_from
@@ -147,6 +147,7 @@ class LeanLoop(DecodeRuns):
                     self._cycle_booked(clock, prefills, 0, 0)
                     self.clock = end
                     self.tokens_processed += sum(needs)
+                    self.iterations += 1     # (whole prompts without a cached prefix: no KV read)
                     for r, _ in prefills:   # as _finish_prefills for whole prompts (a call costs ~2 %)
                         r.pf_done = r.target
                         if self._emit_first(r, end):
@@ -191,6 +192,8 @@ class LeanLoop(DecodeRuns):
             self.last_tok_groups = {end: n_meas} if n_meas else {}
             self.last_dec_end = end
             self.tokens_processed += n * m
+            self.iterations += m
+            self.kv_read += m * (self.ctx_sum + n) + n * (m * (m - 1) // 2)   # as _book_run
             q, rr = divmod(m, bs)
             # new blocks (as run_needs): the first rr entries of res rotated to start at i, summed
             # in place instead of from a rotated copy (~10 ms per 100,000 requests)
@@ -233,7 +236,7 @@ class LeanLoop(DecodeRuns):
 
         Returns True (booked), None (no prompt fits: the decoders run), False (the decoders' next
         blocks do not fit: a preemption, which the general path makes) or the started step that
-        reaches ``limit`` (``(STEP, tokens, prefills, dt, decode)``, its requests admitted)."""
+        reaches ``limit`` (``(STEP, tokens, prefills, dt, decode, read)``, its requests admitted)."""
         kv = self.kv
         n = self.n_dec
         reserved = 0
@@ -314,12 +317,16 @@ class LeanLoop(DecodeRuns):
         tokens = budget0 - budget   # the prompt tokens, and (mixed) one per decoder
         end = clock + dt
         decode = mixed and n > 0
+        # the cached KV tokens it reads (as prefill_shape counts them): the chunks' priors, the decoders' contexts
+        read = sum([r.pf_done for r, _ in prefills]) + (ctx_sum + n if decode else 0)
         if not end < limit:
-            return STEP, tokens, prefills, dt, decode
+            return STEP, tokens, prefills, dt, decode, read
         self._busy(clock, end)
         self._cycle_booked(clock, prefills, n if decode else 0, ctx_sum)
         self.clock = end
         self.tokens_processed += tokens
+        self.iterations += 1
+        self.kv_read += read
         if decode:   # the decoders' step, as _finish_iteration books it
             kv.used += reserved
             g = self.last_tok_groups

@@ -25,7 +25,8 @@ EVENT_DTYPE = np.dtype([("time_s", "f8"), ("pool", "i4"), ("replica", "i4"), ("k
 class PoolUsage:
     """One pool over the run: provisioned ``(start_s, end_s)`` per replica lifetime, busy
     replica-seconds (each replica's capped at the end of the run), tokens processed (prefill and
-    decode, for MFU), replicas ever provisioned and the mean provisioned over the run; a
+    decode, for MFU), replicas ever provisioned and the mean provisioned over the run, the iterations run and the
+    cached KV tokens they read (for MBU); a
     prefill-role pool (disaggregation) also the prompts it ran to their first token and their tokens
     (what its load factor counts: it completes no request itself)."""
 
@@ -37,6 +38,10 @@ class PoolUsage:
     replicas_mean: float
     prefills: int = 0
     prefill_tokens: int = 0
+    #: iterations its replicas ran and the cached KV tokens those read (MBU's bytes:
+    #: :func:`sim.perf.utilization.steps_bytes`)
+    iterations: int = 0
+    kv_read: int = 0
 
 
 @dataclass

@@ -149,6 +149,8 @@ class Replica(EngineLoop):
         self.failures = 0
         self.outgoing: dict[int, Req] = {}
         self.tokens_processed = 0             # prefill + decode tokens (for MFU)
+        self.iterations = 0                   # iterations booked, and the cached KV tokens they read:
+        self.kv_read = 0                      # decoders' contexts, prompt chunks' priors (for MBU)
         self.pulls = False                    # arrivals pre-routed here: the engine takes them itself
         self.receive = self.enqueue           # a routed request reaches it (Fleet.place; assign when pulls)
         self.incoming: deque[Req] = deque()   # pre-routed requests not yet queued here (``queued_at`` order)
