@@ -211,11 +211,11 @@ def test_a_pool_at_zero_gets_its_first_replica_under_the_percent_policy_alone():
 
 
 # ------------------------------------------------------------------ failed replicas are pods not ready too
-def _deciding(replicas: list[tuple[bool, bool]], reading: float, metric: str = "queue") -> int:
-    """The recommendation of an autoscaler (target 4, tolerance 0.1, [1, 8]) over a pool of replicas
+def _deciding(replicas: list[tuple[bool, bool]], reading: float, metric: str = "queue", tolerance: float = 0.1) -> int:
+    """The recommendation of an autoscaler (target 4, ``tolerance``, [1, 8]) over a pool of replicas
     ``(ready, alive)`` reading ``reading``: one decision, no run around it."""
     a = object.__new__(Autoscaler)
-    a.cfg = Autoscale(metric=metric, target=4, min=1, max=8)
+    a.cfg = Autoscale(metric=metric, target=4, min=1, max=8, tolerance=tolerance)
     a.pool = SimpleNamespace(live=[SimpleNamespace(ready=r, alive=al, draining=False) for r, al in replicas])
     a.fleet = SimpleNamespace(no_replica_rejects=0)
     a._prev_rejects = 0
@@ -239,3 +239,24 @@ def test_a_failed_replica_under_repair_reads_as_0_on_a_scale_up():
     assert _deciding([ok] * 3 + [failed] * 2, 8.0) == 6
     assert _deciding([ok] * 3 + [failed] * 2, 2.0) == 2
     assert _deciding([ok] * 3 + [failed] * 2, 4.6, metric="ttft") == 4
+
+
+# ------------------------------------------------------------------ tolerance 0: a reading at the target
+def test_tolerance_0_keeps_the_pool_on_a_reading_exactly_at_the_target_with_replicas_starting():
+    # replica_calculator.go keeps the current replicas while |1 - ratio| <= tolerance, bounds included,
+    # so at tolerance 0 a reading exactly at the target (ratio 1, neither a scale-up nor re-read) keeps
+    # them; without pods starting that is ceil(1 x ready) = ready anyway, with 2 starting it is not: 3
+    # serving at the queue target 4.0 keep 5, where ceil(3) = 3 would take the 2 starting replicas back.
+    ok, starting, failed = (True, True), (False, True), (True, False)
+    assert _deciding([ok] * 3 + [starting] * 2, 4.0, tolerance=0.0) == 5
+    assert _deciding([ok] * 3 + [failed, starting], 4.0, tolerance=0.0) == 5
+    assert _deciding([ok] * 3, 4.0, tolerance=0.0) == 3
+    assert _deciding([ok] * 3 + [starting] * 2, 3.9, tolerance=0.0) == 3      # below: a scale-down
+    # the fluid tier's decision the same: load_factor 12 requests/s x 0.125 s / 3 = 0.5, the target
+    cfg = SimpleNamespace(metric="load_factor", target=0.5, min=1, max=20, tolerance=0.0)
+    assert hpa_holds(cfg, None, 12.0, 0.0, 0.125)(3.0, 5.0)
+    assert not hpa_holds(cfg, None, 11.5, 0.0, 0.125)(3.0, 5.0)
+    r = Replicas(3, delay_s=100.0, cooldown_s=0.0)
+    r.step(0.0, 10.0, 5)                          # 2 more, serving at 100 s
+    assert (r.ready_by(10.0), r.total) == (3.0, 5.0)
+    assert hpa_settled(cfg, None, 12.0, 0.0, 0.125, r, 10.0) == 5
