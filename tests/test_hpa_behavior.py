@@ -168,14 +168,16 @@ def _step_load(**autoscale) -> dict:
     return sc
 
 
-def _replicas_after_each_decision(**autoscale) -> tuple[list[float], list[float]]:
+def _replicas_after_each_decision(step_s: float = 60.0, **autoscale) -> tuple[list[float], list[float]]:
     """The replicas in [600, 840) s, 30 s after each decision: request level's time series, and the
-    fluid tier's 60 s steps (each step decided at its end, so a step's replicas are its decision's)."""
+    fluid tier's steps of ``step_s`` holding those instants (a 60 s step is decided at its end, so its
+    replicas are its decision's)."""
     sc = _step_load(**autoscale)
     exact = sim.run(copy.deepcopy(sc)).timeseries
-    fluid = run_fluid(load_scenario(sc), step_s=60.0, settings=QUICK).timeseries
-    rq = [float(exact[np.isclose(exact[:, 0], t), 2][0]) for t in (630.0, 690.0, 750.0, 810.0)]
-    return rq, fluid[10:14, 2].tolist()
+    fluid = run_fluid(load_scenario(sc), step_s=step_s, settings=QUICK).timeseries
+    times = (630.0, 690.0, 750.0, 810.0)
+    rq = [float(exact[np.isclose(exact[:, 0], t), 2][0]) for t in times]
+    return rq, [float(fluid[int(t // step_s), 2]) for t in times]
 
 
 def test_the_tiers_take_the_same_capped_steps_on_a_load_step():
@@ -184,6 +186,23 @@ def test_the_tiers_take_the_same_capped_steps_on_a_load_step():
     rq, fl = _replicas_after_each_decision(max_scale_up_pods=None, max_scale_up_percent=None)
     assert rq[:2] == fl[:2] == [1, 5]         # the first reach: 5 x 1 serving, under the cap either way
     assert rq[2] >= 20 and fl[2] == 25        # then ~5 x 5 at once (the request level reads ~1 each)
+
+
+def test_a_fluid_step_shorter_than_the_interval_decides_at_the_intervals_only():
+    # 20 s steps, decisions every 60 s (at 60, 120, 180 s: the request level's clock), a saturated replica
+    # reading 1 against 0.2, no delay: 1 -> 5 -> 10 -> 20 -> 30, one capped scale-up a decision. Decided at
+    # each step's end, the pool took three capped scale-ups a minute: 5, 10, 20 by the first minute's end.
+    cfg = SimpleNamespace(min=1, max=30, target=0.2, interval=60.0, max_scale_up_pods=4, max_scale_up_percent=100,
+                          scale_up_period=15.0)
+    r = Replicas(1, delay_s=0.0, cooldown_s=0.0)
+    totals = []
+    for k in range(12):
+        scale_step(r, cfg, 1.0, 20.0 * k, 20.0, 30)
+        totals.append(r.total)
+    assert totals == [1, 1, 5, 5, 5, 10, 10, 10, 20, 20, 20, 30]
+    # and on the load step, 20 s fluid steps take the request level's (and 60 s steps') capped steps
+    rq, fl = _replicas_after_each_decision(step_s=20.0)
+    assert rq == fl == [1, 5, 10, 20]
 
 
 # ------------------------------------------------------------------ a pool at zero, Percent policy alone
