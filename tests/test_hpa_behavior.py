@@ -205,6 +205,23 @@ def test_a_fluid_step_shorter_than_the_interval_decides_at_the_intervals_only():
     assert rq == fl == [1, 5, 10, 20]
 
 
+def test_the_tiers_agree_on_a_load_step_with_a_boot_delay():
+    # The load step above with replicas serving 90 s after their decision. By hand, each decision reading
+    # ~1 a serving replica against 0.2 (ratio 5):
+    #   660  1 serving                  -> ceil(5) = 5, capped at max(1 + 4, 2) = 5: +4, serving at 750
+    #   720  1 serving, 4 starting      -> re-read 5 x 1 / 5 = 1.0, inside the band: keep 5
+    #   780  5 serving                  -> 25, capped at max(9, 10) = 10: +5, serving at 870
+    #   840  5 serving, 5 starting      -> re-read 2.5: ceil(25) = 25, capped at max(14, 20) = 20
+    # in both tiers, whatever the fluid step (60 s, or 20 s and 30 s, shorter than the interval)
+    sc = _step_load(scale_up_delay=90)
+    times = (630.0, 690.0, 750.0, 810.0, 870.0)
+    exact = sim.run(copy.deepcopy(sc)).timeseries
+    assert [float(exact[np.isclose(exact[:, 0], t), 2][0]) for t in times] == [1, 5, 5, 10, 20]
+    for step_s in (60.0, 20.0, 30.0):
+        fluid = run_fluid(load_scenario(sc), step_s=step_s, settings=QUICK).timeseries
+        assert [float(fluid[int(t // step_s), 2]) for t in times] == [1, 5, 5, 10, 20], step_s
+
+
 # ------------------------------------------------------------------ a pool at zero, Percent policy alone
 def _from_zero(**policy) -> dict:
     """A pool at zero (``min: 0``), decisions every 30 s, no scale-up delay, 2 requests/s."""
