@@ -168,14 +168,16 @@ def _step_load(**autoscale) -> dict:
     return sc
 
 
-def _replicas_after_each_decision(**autoscale) -> tuple[list[float], list[float]]:
+def _replicas_after_each_decision(step_s: float = 60.0, **autoscale) -> tuple[list[float], list[float]]:
     """The replicas in [600, 840) s, 30 s after each decision: request level's time series, and the
-    fluid tier's 60 s steps (each step decided at its end, so a step's replicas are its decision's)."""
+    fluid tier's steps of ``step_s`` holding those instants (a 60 s step is decided at its end, so its
+    replicas are its decision's)."""
     sc = _step_load(**autoscale)
     exact = sim.run(copy.deepcopy(sc)).timeseries
-    fluid = run_fluid(load_scenario(sc), step_s=60.0, settings=QUICK).timeseries
-    rq = [float(exact[np.isclose(exact[:, 0], t), 2][0]) for t in (630.0, 690.0, 750.0, 810.0)]
-    return rq, fluid[10:14, 2].tolist()
+    fluid = run_fluid(load_scenario(sc), step_s=step_s, settings=QUICK).timeseries
+    times = (630.0, 690.0, 750.0, 810.0)
+    rq = [float(exact[np.isclose(exact[:, 0], t), 2][0]) for t in times]
+    return rq, [float(fluid[int(t // step_s), 2]) for t in times]
 
 
 def test_the_tiers_take_the_same_capped_steps_on_a_load_step():
@@ -184,6 +186,40 @@ def test_the_tiers_take_the_same_capped_steps_on_a_load_step():
     rq, fl = _replicas_after_each_decision(max_scale_up_pods=None, max_scale_up_percent=None)
     assert rq[:2] == fl[:2] == [1, 5]         # the first reach: 5 x 1 serving, under the cap either way
     assert rq[2] >= 20 and fl[2] == 25        # then ~5 x 5 at once (the request level reads ~1 each)
+
+
+def test_a_fluid_step_shorter_than_the_interval_decides_at_the_intervals_only():
+    # 20 s steps, decisions every 60 s (at 60, 120, 180 s: the request level's clock), a saturated replica
+    # reading 1 against 0.2, no delay: 1 -> 5 -> 10 -> 20 -> 30, one capped scale-up a decision. Decided at
+    # each step's end, the pool took three capped scale-ups a minute: 5, 10, 20 by the first minute's end.
+    cfg = SimpleNamespace(min=1, max=30, target=0.2, interval=60.0, max_scale_up_pods=4, max_scale_up_percent=100,
+                          scale_up_period=15.0)
+    r = Replicas(1, delay_s=0.0, cooldown_s=0.0)
+    totals = []
+    for k in range(12):
+        scale_step(r, cfg, 1.0, 20.0 * k, 20.0, 30)
+        totals.append(r.total)
+    assert totals == [1, 1, 5, 5, 5, 10, 10, 10, 20, 20, 20, 30]
+    # and on the load step, 20 s fluid steps take the request level's (and 60 s steps') capped steps
+    rq, fl = _replicas_after_each_decision(step_s=20.0)
+    assert rq == fl == [1, 5, 10, 20]
+
+
+def test_the_tiers_agree_on_a_load_step_with_a_boot_delay():
+    # The load step above with replicas serving 90 s after their decision. By hand, each decision reading
+    # ~1 a serving replica against 0.2 (ratio 5):
+    #   660  1 serving                  -> ceil(5) = 5, capped at max(1 + 4, 2) = 5: +4, serving at 750
+    #   720  1 serving, 4 starting      -> re-read 5 x 1 / 5 = 1.0, inside the band: keep 5
+    #   780  5 serving                  -> 25, capped at max(9, 10) = 10: +5, serving at 870
+    #   840  5 serving, 5 starting      -> re-read 2.5: ceil(25) = 25, capped at max(14, 20) = 20
+    # in both tiers, whatever the fluid step (60 s, or 20 s and 30 s, shorter than the interval)
+    sc = _step_load(scale_up_delay=90)
+    times = (630.0, 690.0, 750.0, 810.0, 870.0)
+    exact = sim.run(copy.deepcopy(sc)).timeseries
+    assert [float(exact[np.isclose(exact[:, 0], t), 2][0]) for t in times] == [1, 5, 5, 10, 20]
+    for step_s in (60.0, 20.0, 30.0):
+        fluid = run_fluid(load_scenario(sc), step_s=step_s, settings=QUICK).timeseries
+        assert [float(fluid[int(t // step_s), 2]) for t in times] == [1, 5, 5, 10, 20], step_s
 
 
 # ------------------------------------------------------------------ a pool at zero, Percent policy alone
@@ -211,11 +247,11 @@ def test_a_pool_at_zero_gets_its_first_replica_under_the_percent_policy_alone():
 
 
 # ------------------------------------------------------------------ failed replicas are pods not ready too
-def _deciding(replicas: list[tuple[bool, bool]], reading: float, metric: str = "queue") -> int:
-    """The recommendation of an autoscaler (target 4, tolerance 0.1, [1, 8]) over a pool of replicas
+def _deciding(replicas: list[tuple[bool, bool]], reading: float, metric: str = "queue", tolerance: float = 0.1) -> int:
+    """The recommendation of an autoscaler (target 4, ``tolerance``, [1, 8]) over a pool of replicas
     ``(ready, alive)`` reading ``reading``: one decision, no run around it."""
     a = object.__new__(Autoscaler)
-    a.cfg = Autoscale(metric=metric, target=4, min=1, max=8)
+    a.cfg = Autoscale(metric=metric, target=4, min=1, max=8, tolerance=tolerance)
     a.pool = SimpleNamespace(live=[SimpleNamespace(ready=r, alive=al, draining=False) for r, al in replicas])
     a.fleet = SimpleNamespace(no_replica_rejects=0)
     a._prev_rejects = 0
@@ -239,3 +275,24 @@ def test_a_failed_replica_under_repair_reads_as_0_on_a_scale_up():
     assert _deciding([ok] * 3 + [failed] * 2, 8.0) == 6
     assert _deciding([ok] * 3 + [failed] * 2, 2.0) == 2
     assert _deciding([ok] * 3 + [failed] * 2, 4.6, metric="ttft") == 4
+
+
+# ------------------------------------------------------------------ tolerance 0: a reading at the target
+def test_tolerance_0_keeps_the_pool_on_a_reading_exactly_at_the_target_with_replicas_starting():
+    # replica_calculator.go keeps the current replicas while |1 - ratio| <= tolerance, bounds included,
+    # so at tolerance 0 a reading exactly at the target (ratio 1, neither a scale-up nor re-read) keeps
+    # them; without pods starting that is ceil(1 x ready) = ready anyway, with 2 starting it is not: 3
+    # serving at the queue target 4.0 keep 5, where ceil(3) = 3 would take the 2 starting replicas back.
+    ok, starting, failed = (True, True), (False, True), (True, False)
+    assert _deciding([ok] * 3 + [starting] * 2, 4.0, tolerance=0.0) == 5
+    assert _deciding([ok] * 3 + [failed, starting], 4.0, tolerance=0.0) == 5
+    assert _deciding([ok] * 3, 4.0, tolerance=0.0) == 3
+    assert _deciding([ok] * 3 + [starting] * 2, 3.9, tolerance=0.0) == 3      # below: a scale-down
+    # the fluid tier's decision the same: load_factor 12 requests/s x 0.125 s / 3 = 0.5, the target
+    cfg = SimpleNamespace(metric="load_factor", target=0.5, min=1, max=20, tolerance=0.0)
+    assert hpa_holds(cfg, None, 12.0, 0.0, 0.125)(3.0, 5.0)
+    assert not hpa_holds(cfg, None, 11.5, 0.0, 0.125)(3.0, 5.0)
+    r = Replicas(3, delay_s=100.0, cooldown_s=0.0)
+    r.step(0.0, 10.0, 5)                          # 2 more, serving at 100 s
+    assert (r.ready_by(10.0), r.total) == (3.0, 5.0)
+    assert hpa_settled(cfg, None, 12.0, 0.0, 0.125, r, 10.0) == 5

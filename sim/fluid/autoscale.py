@@ -48,7 +48,9 @@ reaching only as far as the replicas then ready (:func:`scale_step`): a pool cli
 
 What the pool then runs (:class:`Replicas`), as the request-level autoscaler does it. The HPA's
 metric covers the interval before each decision, so the first decision that sees a step's load
-comes one ``interval`` into the step (at most the step). When the answer rises, the missing
+comes one ``interval`` into the step; in a step shorter than the ``interval``, at the request
+level's decision times, the multiples of ``interval``, and a step holding none keeps the pool as
+it is (:func:`decision_lag`). When the answer rises, the missing
 replicas are provisioned then (they cost money from then on) and serve ``scale_up_delay``
 seconds later (the same key, default provisioning plus weight loading:
 :func:`sim.serving.autoscaler.default_scale_up_delay_s`), possibly several steps later. When it
@@ -161,6 +163,26 @@ def saturated_metric(kind: str, curve, s_each: float) -> float:
     return math.inf
 
 
+def decision_lag(t0: float, dt: float, interval: float) -> float | None:
+    """How far into the step ``[t0, t0 + dt)`` the autoscaler's first decision on its load comes:
+    ``interval`` when the step is at least that long; in a shorter step, at the request level's
+    decision times, the multiples of ``interval`` from the run's start, or ``None`` when none falls
+    in it (the step runs without a decision: the pool as it is, replicas coming ready). A fluid step
+    shorter than the interval decided at each step's end would decide more often than the
+    autoscaler does (a 20 s step against a 60 s interval: three decisions, three capped scale-ups,
+    where the request level makes one).
+
+        >>> decision_lag(0.0, 3600.0, 60.0), decision_lag(0.0, 20.0, 60.0), decision_lag(40.0, 20.0, 60.0)
+        (60.0, None, 20.0)
+        >>> decision_lag(60.0, 20.0, 60.0), decision_lag(100.0, 30.0, 60.0)
+        (None, 20.0)
+    """
+    if dt >= interval:
+        return interval
+    d = (math.floor(t0 / interval + 1e-9) + 1) * interval
+    return d - t0 if d <= t0 + dt + 1e-9 * max(interval, 1.0) else None
+
+
 def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, settled: int,
                held: Callable[[float, float], bool] | None = None) -> tuple[float, float]:
     """Run one fluid step of an autoscaled pool whose autoscaler settles at ``settled`` replicas
@@ -188,11 +210,14 @@ def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, sett
         return min(max(math.ceil(ready * m_sat / cfg.target - 1e-9), cfg.min), cfg.max, up)
 
     interval = float(cfg.interval)
-    lag = min(interval, dt)          # the first decision that sees this step's load
+    lag = decision_lag(t0, dt, interval)     # the first decision that sees this step's load
     t1 = t0 + dt
+    if lag is None:                  # no decision in a step shorter than the interval
+        return replicas.step(t0, dt, replicas.total)
     parts: list[tuple[float, float, float]] = []
     if settled < replicas.total:     # down, as far as the stabilization window lets it, step by step
-        cuts = sorted({u + replicas.cooldown_s for u, _ in replicas.recs if t0 + lag < u + replicas.cooldown_s < t1})
+        cuts = sorted({u + replicas.cooldown_s for u, _ in replicas.recs
+                       if dt >= interval and t0 + lag < u + replicas.cooldown_s < t1})
         edges = [t0, *cuts, t1]
         for j, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
             at = a + (lag if j == 0 else 0.0)
@@ -204,16 +229,17 @@ def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, sett
         t = t0
         while t < t1:
             h = min(interval, t1 - t)
-            ready = replicas.ready_by(t + h)
+            at = min(lag, h)         # in a step shorter than the interval, its one decision
+            ready = replicas.ready_by(t + at)
             if held is not None and held(ready, replicas.total):   # the HPA keeps the pool's size
                 target = replicas.total
             else:
-                target = min(settled, max(reach(ready, t + h), replicas.total))
-            parts.append((h, *replicas.step(t, h, target, lag_s=h)))
+                target = min(settled, max(reach(ready, t + at), replicas.total))
+            parts.append((h, *replicas.step(t, h, target, lag_s=at)))
             t += h
     replicas.recs = [(u, r) for u, r in replicas.recs if u + replicas.cooldown_s > t1]
     # this step's recommendation (as far as it could reach): the decisions up to its end read its load
-    replicas.recs.append((t1, min(float(settled), replicas.total)))
+    replicas.recs.append((t1 if dt >= interval else t0 + lag, min(float(settled), replicas.total)))
     prov = sum(h * p for h, p, _ in parts) / dt
     serve = sum(h * s for h, _, s in parts) / dt
     return prov, serve

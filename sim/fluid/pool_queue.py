@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.fluid.autoscale import Replicas, hpa_holds, hpa_settled, saturated_metric, scale_step
+from sim.fluid.autoscale import Replicas, decision_lag, hpa_holds, hpa_settled, saturated_metric, scale_step
 from sim.fluid.curve import CapacityCurve
 from sim.fluid.substep import at_capacity_subs, backlogged, end_backlog, hidden_backlog, lost_capacity
 from sim.metrics.utilization import pool_seconds_per_request
@@ -84,7 +84,8 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
         b_start[k] = b
         if a is not None:                                # where the autoscaler settles this step
             rate = (admitted[k] + b) / dt_s[k]                # its tolerance band included
-            settled = hpa_settled(a, curve, rate, b, s_each, replicas, t0 + min(float(a.interval), float(dt_s[k])))
+            lag = decision_lag(t0, float(dt_s[k]), float(a.interval))     # None: no decision in the step
+            settled = hpa_settled(a, curve, rate, b, s_each, replicas, t0 + (float(dt_s[k]) if lag is None else lag))
             n[k], serving[k] = scale_step(replicas, a, m_sat, t0, float(dt_s[k]), settled,
                                           held=hpa_holds(a, curve, rate, b, s_each))
             cap[k] = serving[k] * curve.max_rps * dt_s[k]

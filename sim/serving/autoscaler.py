@@ -16,7 +16,8 @@ The check is on the ratio, before ``ceil`` (Kubernetes' ``replica_calculator.go`
 it returns the current replicas). Without it a pool at a steady load whose ``n x metric / target``
 sits near a whole number flaps: the metric's noise over one interval (a few per cent at a steady
 Poisson load) moves ``ceil`` one replica either way, the scale-down waits out the stabilization
-window, the scale-up does not. ``tolerance: 0`` turns the band off (the rule without it).
+window, the scale-up does not. ``tolerance: 0`` turns the band off (the rule without it), but for
+its bounds: a ratio of exactly 1 keeps the current replicas, those still starting included.
 Replicas still warming, and failed ones under repair, are read as the HPA reads pods not ready
 (``Resource`` and ``Pods`` metrics: ``utilization``, ``load_factor``, ``kv``, ``queue`` here): a
 scale-up reading is re-read with them at 0 and the pool kept at its size unless that still passes

@@ -42,8 +42,9 @@ import math
 def keeps_current(ratio: float, ready: float, unready: float, tolerance: float, rebalance: bool = True) -> bool:
     """Whether the HPA returns the current replicas for a reading ``ratio = metric / target`` averaged
     over ``ready`` pods with ``unready`` more starting (see the module docstring): the ratio within the
-    band (``tolerance > 0``), or, on a scale-up with pods starting (``rebalance``), the ratio with them
-    at 0 no longer past the band.
+    band, bounds included (``|1 - ratio| <= tolerance``: at ``tolerance`` 0 a ratio of exactly 1, which
+    keeps pods starting that ``ceil(ratio x ready)`` would take back), or, on a scale-up with pods
+    starting (``rebalance``), the ratio with them at 0 no longer past the band.
 
         >>> keeps_current(1.8, 3, 2, 0.1)         # 1.8 x 3 / 5 = 1.08: inside the band
         True
@@ -51,10 +52,12 @@ def keeps_current(ratio: float, ready: float, unready: float, tolerance: float, 
         (True, True)
         >>> keeps_current(2.0, 3, 2, 0.1), keeps_current(1.8, 3, 2, 0.1, rebalance=False)
         (False, False)
+        >>> keeps_current(1.0, 3, 2, 0.0), keeps_current(0.99, 3, 2, 0.0)
+        (True, False)
     """
     if rebalance and unready > 0 and ratio > 1.0:
         return ratio * ready / (ready + unready) <= 1.0 + tolerance
-    return tolerance > 0 and 1.0 - tolerance <= ratio <= 1.0 + tolerance
+    return 1.0 - tolerance <= ratio <= 1.0 + tolerance      # bounds included: at tolerance 0, a ratio of 1
 
 
 def desired_replicas(ratio: float, ready: int, unready: int, current: int, tolerance: float,
