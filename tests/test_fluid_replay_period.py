@@ -114,3 +114,35 @@ def test_a_pass_of_the_fluid_replay_holds_each_step_s_requests(tmp_path, time_sc
     for k in range(3):
         assert np.histogram(got, bins=k * 1800.0 + bounds)[0].tolist() == steps.tolist()
         assert int(((got >= k * 1800.0) & (got < (k + 1) * 1800.0)).sum()) == n
+
+
+def test_a_loop_period_of_exactly_the_rows_span_loops(tmp_path):
+    """The refusal advises ``loop_period`` at least the rows' span; that span itself (as written in the
+    message, to 12 figures) must loop, at any ``time_scale``: rows at 636.962 and 906.749 s span 269.787 s,
+    but 269.787 x 0.7 is a float below 906.749 x 0.7 - 636.962 x 0.7 (and 906.749 - 636.962 is a float
+    above 269.787). By hand at ``time_scale`` 0.7: passes 188.8509 s apart, the first at 445.8734 s."""
+    _rows(tmp_path / "t.csv", [636.962, 906.749])
+    for scale in (1.0, 0.7):
+        arrival = {"process": "trace", "path": "t.csv", "loop": True, "loop_period": 269.787, "time_scale": scale}
+        got = _arrivals(tmp_path, arrival, 1000.0)
+        first, period = 636.962 * scale, 269.787 * scale
+        want = [t for k in range(4) for t in (first + k * period, first + (k + 1) * period) if t < 1000.0]
+        assert got == pytest.approx(want, abs=1e-9)
+        assert np.all(np.diff(got) >= 0)
+
+
+def test_the_count_without_drawing_holds_a_period_shorter_than_the_last_row(tmp_path):
+    """Rows at 100, 110 and 130 s looped every 30 s (their span): passes at 100 + 30 k, so inside 150 s by
+    hand 100, 110, 130 and 130, 140 (the second pass's 160 s is outside): 5 requests, as drawn (7 inside 160.5 s,
+    where the third pass's first row is at 160 s). The count
+    without drawing took every pass from t = 0 as whole (floor(150 / 30) = 5 of them: 15)."""
+    from sim.scenario.workload import TraceArrival
+    from sim.workload.trace_replay import trace_requests_expected
+
+    _rows(tmp_path / "t.csv", [100, 110, 130])
+    arrival = {"process": "trace", "path": "t.csv", "loop": True, "loop_period": 30}
+    got = _arrivals(tmp_path, arrival, 150.0)
+    assert got.tolist() == [100.0, 110.0, 130.0, 130.0, 140.0]
+    for horizon, want in ((150.0, 5.0), (160.0, 5.0), (160.5, 7.0), (100.0, 0.0), (1000.0, 3 * 29 + 2)):
+        assert trace_requests_expected(np.array([100.0, 110.0, 130.0]), TraceArrival(**arrival), horizon) == want
+        assert want == (_arrivals(tmp_path, arrival, horizon).size if horizon > 100.0 else 0)

@@ -110,24 +110,35 @@ def loop_period_s(trace, process: TraceArrival, ts: np.ndarray) -> float:
     """
     from sim.errors import InputError
 
+    period = _period(ts, process)
+    if period is not None:
+        return period
+    if process.loop_period is None:
+        raise InputError(f"{trace.path}: cannot loop a trace with fewer than two distinct times; give "
+                         "loop_period, the seconds after which it repeats")
+    raw = float(trace.arrival_s[-1] - trace.arrival_s[0])
+    scaled = float(process.loop_period) * process.time_scale
+    shown = f" ({scaled:.6g} s with time_scale {process.time_scale:g})" if process.time_scale != 1 else ""
+    err = InputError(f"{trace.path}: loop_period {process.loop_period:g} s{shown} "
+                     + (f"is shorter than the trace, whose rows span {raw:.12g} s: a pass would begin before "
+                        f"the last one ended; give loop_period at least {raw:.12g}" if scaled > 0 else
+                        "is 0 s once scaled: give a longer loop_period or a larger time_scale"))
+    err.field = "loop_period"
+    raise err
+
+
+def _period(ts: np.ndarray, process: TraceArrival) -> float | None:
+    """:func:`loop_period_s` of rows at ``ts`` (scaled), ``None`` where they cannot loop. A ``loop_period`` short of
+    the rows' span by float rounding alone (that span as written, to 12 figures, scaled by ``time_scale``: its
+    product may fall an ulp below the scaled rows' difference) loops at the span, so that passes never overlap."""
     n = ts.size
     span = float(ts[-1] - ts[0]) if n else 0.0
     if process.loop_period is None:
-        if n < 2 or span <= 0:
-            raise InputError(f"{trace.path}: cannot loop a trace with fewer than two distinct times; give "
-                             "loop_period, the seconds after which it repeats")
-        return float(ts[-1] + span / (n - 1))
+        return float(ts[-1] + span / (n - 1)) if n > 1 and span > 0 else None
     period = float(process.loop_period) * process.time_scale
-    if period < span or not period > 0:
-        raw = float(trace.arrival_s[-1] - trace.arrival_s[0])
-        scaled = f" ({period:.6g} s with time_scale {process.time_scale:g})" if process.time_scale != 1 else ""
-        err = InputError(f"{trace.path}: loop_period {process.loop_period:g} s{scaled} "
-                         + (f"is shorter than the trace, whose rows span {raw:.12g} s: a pass would begin before "
-                            f"the last one ended; give loop_period at least {raw:.12g}" if period < span else
-                            "is 0 s once scaled: give a longer loop_period or a larger time_scale"))
-        err.field = "loop_period"
-        raise err
-    return period
+    if not period > 0 or period < span * (1.0 - 1e-9):
+        return None
+    return max(period, span)
 
 
 def trace_rate_problem(times_s: np.ndarray, process: TraceArrival) -> str | None:
@@ -208,15 +219,12 @@ def trace_requests_expected(arrival_s: np.ndarray, process: TraceArrival, horizo
     if n == 0 or not inside.any():
         return 0.0
     weight = growth_factor(ts, growth) if growth is not None and growth.monthly else np.ones(n)
-    mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
-    if not process.loop or (mean_gap <= 0 and process.loop_period is None):     # not looped, or cannot be: the
-        return process.rate_scale * float(weight[inside].sum())     # run says so (a Python float: inf past its
-        #                                                             range, no numpy "overflow encountered")
-    period = float(ts[-1] + mean_gap) if process.loop_period is None else float(process.loop_period) * process.time_scale
-    if period < float(ts[-1] - ts[0]) or not period > 0:    # cannot loop at that period: the run says so
-        return process.rate_scale * float(weight[inside].sum())
-    try:
-        full = math.floor(horizon_s / period)   # repetitions wholly inside the window
+    period = _period(ts, process) if process.loop else None
+    if period is None:      # not looped, or cannot be: the run says so (a Python float: inf past its range, no
+        return process.rate_scale * float(weight[inside].sum())     # numpy "overflow encountered" printed)
+    try:    # passes wholly inside the window (their last row before its end): at most one more is cut there, as
+        #     the next begins no sooner than this one's last row (a period at least the rows' span)
+        full = max(0, math.ceil((horizon_s - float(ts[-1])) / period))
     except OverflowError:
         return math.inf
     q = float(growth_factor(period, growth)) if growth is not None and growth.monthly else 1.0
