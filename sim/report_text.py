@@ -95,6 +95,29 @@ def header(result: "Result") -> list[str]:
     return [*lines, *_wrap(view.verdict)]
 
 
+#: why a retried request was turned away on its retry, in words (keys of ``failures.retries_rejected_by_reason``)
+RETRY_REFUSALS = {"queue_full": "by a full waiting room", "no_replica": "with no replica up",
+                  "timeout": "as their client gave up"}
+
+
+def refused_retries(by_reason: dict) -> str:
+    """The failures line's tail: the retries turned away, every reason that occurred (a full waiting room
+    first), ``''`` when none was.
+
+        >>> refused_retries({"no_replica": 282, "queue_full": 335})
+        ', 335 retries refused by a full waiting room, 282 with no replica up'
+        >>> refused_retries({"timeout": 1}), refused_retries({})
+        (', 1 retry refused as their client gave up', '')
+    """
+    order = [*RETRY_REFUSALS, *sorted(set(by_reason) - set(RETRY_REFUSALS))]
+    parts = [(n, RETRY_REFUSALS.get(k, f"({k})")) for k in order if (n := by_reason.get(k, 0))]
+    if not parts:
+        return ""
+    (n, words), rest = parts[0], parts[1:]
+    return (f", {n:,} {'retry' if n == 1 else 'retries'} refused {words}"
+            + "".join(f", {m:,} {w}" for m, w in rest))
+
+
 def format_summary(result: "Result") -> str:
     s = result.summary
     r = s["requests"]
@@ -145,8 +168,7 @@ def format_summary(result: "Result") -> str:
     if f:
         lines += ["", f"failures  {f.get('failures', 0)} failures, availability {f.get('availability', 0):.2%}, "
                       f"{f.get('requests_retried', 0):,} requests retried, {f.get('requests_failed', 0):,} failed"
-                      + (f", {n:,} retries refused by a full waiting room"
-                         if (n := (f.get("retries_rejected_by_reason") or {}).get("queue_full", 0)) else "")]
+                      + refused_retries(f.get("retries_rejected_by_reason") or {})]
     d = s.get("disaggregation")
     if d:
         lines += ["", f"disaggregation  {d.get('prefill_pool')} -> {d.get('decode_pool')}: {d.get('transfers', 0):,} KV "
