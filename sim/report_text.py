@@ -95,6 +95,26 @@ def header(result: "Result") -> list[str]:
     return [*lines, *_wrap(view.verdict)]
 
 
+def autoscale_lines(by_pool: dict) -> list[str]:
+    """The autoscaler's actions per pool (``summary["autoscale"]``, request level): what the replica curve
+    of the time series steps by.
+
+        >>> autoscale_lines({"a100": {"scale_ups": 22, "scale_downs": 22, "replicas_provisioned": 22,
+        ...                           "replicas_drained": 22, "scale_up_delay_s": 130.55}})
+        ['autoscale a100  22 scale-ups adding 22 replicas, 22 scale-downs removing 22; a replica serves 130.55 s after it is provisioned']
+    """
+    out = []
+    for name, a in by_pool.items():
+        ups, downs = a.get("scale_ups", 0), a.get("scale_downs", 0)
+        text = (f"autoscale {name}  {ups:,} {humanize.plural(ups, 'scale-up')} adding {a.get('replicas_provisioned', 0):,} "
+                f"{humanize.plural(a.get('replicas_provisioned', 0), 'replica')}, {downs:,} {humanize.plural(downs, 'scale-down')} "
+                f"removing {a.get('replicas_drained', 0):,}")
+        if isinstance(delay := a.get("scale_up_delay_s"), (int, float)):
+            text += f"; a replica serves {humanize.number(delay, digits=5)} s after it is provisioned"
+        out.append(text)
+    return out
+
+
 #: why a retried request was turned away on its retry, in words (keys of ``failures.retries_rejected_by_reason``)
 RETRY_REFUSALS = {"queue_full": "by a full waiting room", "no_replica": "with no replica up",
                   "timeout": "as their client gave up"}
@@ -164,6 +184,8 @@ def format_summary(result: "Result") -> str:
     classes = s.get("classes") or {}
     if classes:
         lines += ["", *class_table(s)]
+    if s.get("autoscale"):
+        lines += ["", *autoscale_lines(s["autoscale"])]
     f = s.get("failures")
     if f:
         lines += ["", f"failures  {f.get('failures', 0)} failures, availability {f.get('availability', 0):.2%}, "
