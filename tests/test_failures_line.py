@@ -7,6 +7,8 @@ said of where the retries went. Checked against the records: the requests reject
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 import sim
@@ -37,3 +39,21 @@ def test_the_full_waiting_room_keeps_its_words():
     res = sim.run(_retry_case("fast"))
     assert res.summary["failures"]["retries_rejected_by_reason"] == {"queue_full": 2}
     assert _failures_line(res).endswith(", 2 retries refused by a full waiting room")
+
+
+def test_the_report_page_lists_the_failures_in_its_metrics_table():
+    """``report.html``'s metrics table has the failures block's counts (before, only the collapsed dump
+    of every summary value had them), as the summary holds them; a run without failures has no such rows."""
+    from sim.report.html_report import metrics_section
+
+    res = sim.run(_retry_case("fast"))
+    f = res.summary["failures"]
+    page = metrics_section(res.summary).split("<details>")[0]     # the table, not the dump
+    for words, value in (("replica availability", f"{f['availability']:.1%}"), ("replica failures", "1"),
+                         ("requests retried after a failure", f"{f['requests_retried']}"),
+                         ("requests failed (no retries left)", f"{f['requests_failed']}")):
+        assert re.search(rf"<tr><td>{re.escape(words)}</td><td[^>]*>{re.escape(value)}</td>", page), words
+    assert f["failures"] == 1
+    sc = _retry_case("fast")
+    del sc["fleet"]["pools"][0]["failures"]
+    assert "replica availability" not in metrics_section(sim.run(sc).summary)
