@@ -95,6 +95,49 @@ def header(result: "Result") -> list[str]:
     return [*lines, *_wrap(view.verdict)]
 
 
+def autoscale_lines(by_pool: dict) -> list[str]:
+    """The autoscaler's actions per pool (``summary["autoscale"]``, request level): what the replica curve
+    of the time series steps by.
+
+        >>> autoscale_lines({"a100": {"scale_ups": 22, "scale_downs": 22, "replicas_provisioned": 22,
+        ...                           "replicas_drained": 22, "scale_up_delay_s": 130.55}})
+        ['autoscale a100  22 scale-ups adding 22 replicas, 22 scale-downs removing 22; a replica serves 130.55 s after it is provisioned']
+    """
+    out = []
+    for name, a in by_pool.items():
+        ups, downs = a.get("scale_ups", 0), a.get("scale_downs", 0)
+        text = (f"autoscale {name}  {ups:,} {humanize.plural(ups, 'scale-up')} adding {a.get('replicas_provisioned', 0):,} "
+                f"{humanize.plural(a.get('replicas_provisioned', 0), 'replica')}, {downs:,} {humanize.plural(downs, 'scale-down')} "
+                f"removing {a.get('replicas_drained', 0):,}")
+        if isinstance(delay := a.get("scale_up_delay_s"), (int, float)):
+            text += f"; a replica serves {humanize.number(delay, digits=5)} s after it is provisioned"
+        out.append(text)
+    return out
+
+
+#: why a retried request was turned away on its retry, in words (keys of ``failures.retries_rejected_by_reason``)
+RETRY_REFUSALS = {"queue_full": "by a full waiting room", "no_replica": "with no replica up",
+                  "timeout": "as their client gave up"}
+
+
+def refused_retries(by_reason: dict) -> str:
+    """The failures line's tail: the retries turned away, every reason that occurred (a full waiting room
+    first), ``''`` when none was.
+
+        >>> refused_retries({"no_replica": 282, "queue_full": 335})
+        ', 335 retries refused by a full waiting room, 282 with no replica up'
+        >>> refused_retries({"timeout": 1}), refused_retries({})
+        (', 1 retry refused as their client gave up', '')
+    """
+    order = [*RETRY_REFUSALS, *sorted(set(by_reason) - set(RETRY_REFUSALS))]
+    parts = [(n, RETRY_REFUSALS.get(k, f"({k})")) for k in order if (n := by_reason.get(k, 0))]
+    if not parts:
+        return ""
+    (n, words), rest = parts[0], parts[1:]
+    return (f", {n:,} {'retry' if n == 1 else 'retries'} refused {words}"
+            + "".join(f", {m:,} {w}" for m, w in rest))
+
+
 def format_summary(result: "Result") -> str:
     s = result.summary
     r = s["requests"]
@@ -141,12 +184,13 @@ def format_summary(result: "Result") -> str:
     classes = s.get("classes") or {}
     if classes:
         lines += ["", *class_table(s)]
+    if s.get("autoscale"):
+        lines += ["", *autoscale_lines(s["autoscale"])]
     f = s.get("failures")
     if f:
         lines += ["", f"failures  {f.get('failures', 0)} failures, availability {f.get('availability', 0):.2%}, "
                       f"{f.get('requests_retried', 0):,} requests retried, {f.get('requests_failed', 0):,} failed"
-                      + (f", {n:,} retries refused by a full waiting room"
-                         if (n := (f.get("retries_rejected_by_reason") or {}).get("queue_full", 0)) else "")]
+                      + refused_retries(f.get("retries_rejected_by_reason") or {})]
     d = s.get("disaggregation")
     if d:
         lines += ["", f"disaggregation  {d.get('prefill_pool')} -> {d.get('decode_pool')}: {d.get('transfers', 0):,} KV "

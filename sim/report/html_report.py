@@ -38,6 +38,7 @@ from sim.report.search_pages import add_plan, add_saturation, breaks_before_ci
 #: :data:`sim.metrics.names.METRICS`'s
 RUN_KEYS = (
     "requests.arrived", "requests.completed", "requests.rejected", "requests.in_flight",
+    "failures.availability", "failures.failures", "failures.requests_retried", "failures.requests_failed",
     "latency.ttft.p50", "latency.ttft.p99", "latency.tpot.p50", "latency.tpot.p99", "latency.itl.p99",
     "latency.e2e.p50", "latency.e2e.p99", "latency.queue.p99",
     "throughput.requests_per_s", "throughput.output_tokens_per_s", "slo.attainment", "slo.goodput_rps",

@@ -336,6 +336,12 @@ def shard_notes(summary: dict) -> list[str]:
 
         >>> print(shard_notes({"pools": {"a100": {"scale": 10316.0, "replicas": 4, "gpus_per_replica": 8}}})[0])
         Sharded pool a100: the pool described is one of 10,316 identical shards (41,264 replicas, 330,112 GPUs in all). Requests, arrivals, latency and throughput are those of the one simulated shard; GPU-hours, cost and cash flows are for the whole fleet.
+
+    An autoscaled shard's count is its mean (``replicas_mean``), not the count it started at:
+
+        >>> print(shard_notes({"pools": {"a100": {"scale": 25.0, "replicas": 1, "replicas_mean": 2.288,
+        ...                                      "gpus_per_replica": 4}}})[0])
+        Sharded pool a100: the pool described is one of 25 identical shards (57.2 replicas, 229 GPUs in all on average). Requests, arrivals, latency and throughput are those of the one simulated shard; GPU-hours, cost and cash flows are for the whole fleet.
     """
     shards = {n: p for n, p in (summary.get("pools") or {}).items() if _num(p.get("scale")) and p["scale"] != 1}
     if not shards:
@@ -343,7 +349,12 @@ def shard_notes(summary: dict) -> list[str]:
 
     def one(p: dict) -> str:
         text = f"one of {count(p['scale'])} identical shards"
-        if _num(p.get("replicas")) and _num(p.get("gpus_per_replica")):
+        mean = p.get("replicas_mean")
+        if _num(mean) and _num(p.get("gpus_per_replica")) and mean != p.get("replicas"):
+            # an autoscaled shard: its starting count times K is no size the fleet had
+            text += (f" ({humanize.number(mean * p['scale'])} replicas, "
+                     f"{humanize.number(mean * p['gpus_per_replica'] * p['scale'])} GPUs in all on average)")
+        elif _num(p.get("replicas")) and _num(p.get("gpus_per_replica")):
             text += (f" ({count(p['replicas'] * p['scale'])} replicas, "
                      f"{count(p['replicas'] * p['gpus_per_replica'] * p['scale'])} GPUs in all)")
         return text
