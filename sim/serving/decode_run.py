@@ -175,6 +175,7 @@ class DecodeRuns(Iterations):
         self.last_dec_end = end
         self.tokens_processed += n * m
         self.iterations += m
+        self.micro_batches_run += m * min(self.mb_most, n)
         self.kv_read += m * (self.ctx_sum + n) + n * (m * (m - 1) // 2)   # contexts ctx_sum + n, + 2n, ...
         self.kv.used += new_blocks
         self.dc += m

@@ -122,6 +122,7 @@ class EngineLoop(LeanLoop):
             self.clock = end
             self.tokens_processed += tokens
             self.iterations += 1
+            self.micro_batches_run += min(self.mb_most, self.cyc_seqs)
             self.kv_read += read
             self._finish_iteration(start, end, dt, prefills, decode)
 

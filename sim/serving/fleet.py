@@ -239,6 +239,7 @@ class Fleet(ReplicaLifecycle):
                            busy_replica_s=sum(min(r.busy_at(end), end) for r in p.replicas),
                            tokens_processed=sum(r.tokens_processed for r in p.replicas),
                            iterations=sum(r.iterations for r in p.replicas), kv_read=sum(r.kv_read for r in p.replicas),
+                           micro_batches=sum(r.micro_batches_run for r in p.replicas),
                            prefills=self.pool_prefilled[p.index][0], prefill_tokens=self.pool_prefilled[p.index][1],
                            replicas_provisioned_total=len(p.replicas),
                            replicas_mean=(sum(e - s0 for s0, e in p.intervals) / end if end > 0

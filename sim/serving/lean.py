@@ -148,6 +148,7 @@ class LeanLoop(DecodeRuns):
                     self.clock = end
                     self.tokens_processed += sum(needs)
                     self.iterations += 1     # (whole prompts without a cached prefix: no KV read)
+                    self.micro_batches_run += min(self.mb_most, self.cyc_seqs)
                     for r, _ in prefills:   # as _finish_prefills for whole prompts (a call costs ~2 %)
                         r.pf_done = r.target
                         if self._emit_first(r, end):
@@ -193,6 +194,7 @@ class LeanLoop(DecodeRuns):
             self.last_dec_end = end
             self.tokens_processed += n * m
             self.iterations += m
+            self.micro_batches_run += m * min(self.mb_most, n)
             self.kv_read += m * (self.ctx_sum + n) + n * (m * (m - 1) // 2)   # as _book_run
             q, rr = divmod(m, bs)
             # new blocks (as run_needs): the first rr entries of res rotated to start at i, summed
@@ -326,6 +328,7 @@ class LeanLoop(DecodeRuns):
         self.clock = end
         self.tokens_processed += tokens
         self.iterations += 1
+        self.micro_batches_run += min(self.mb_most, self.cyc_seqs)
         self.kv_read += read
         if decode:   # the decoders' step, as _finish_iteration books it
             kv.used += reserved

@@ -42,6 +42,8 @@ class PoolUsage:
     #: :func:`sim.perf.utilization.steps_bytes`)
     iterations: int = 0
     kv_read: int = 0
+    #: the micro-batches those iterations ran (each reads the stage's weights once; = ``iterations`` on one stage)
+    micro_batches: int = 0
 
 
 @dataclass
