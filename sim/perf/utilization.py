@@ -53,7 +53,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.perf.base import BatchShape, StepTimeModel
-from sim.perf.parallel import micro_batches
+from sim.perf.parallel import micro_batch_sizes, micro_batches
 from sim.perf.throughput import prefill_shape
 
 
@@ -179,7 +179,8 @@ def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, outpu
     return at(lo) if frac == 0 else (1 - frac) * at(lo) + frac * at(lo + 1)
 
 
-def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int, micro_batches: int | None = None) -> float:
+def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int, micro_batches: int | None = None,
+                token_mix: dict | None = None) -> float:
     """HBM bytes (per GPU) of ``iterations`` iterations that processed ``tokens`` tokens (prompt and
     decode) and read ``kv_read`` cached KV tokens (the decoders' contexts, the prompt chunks' priors),
     as the engine counts them; ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the
@@ -190,8 +191,11 @@ def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int, micro_batc
     GEMM inputs and outputs, activations) or to the KV it reads, so the sum over the micro-batches is
     their count times the bytes of their mean: ``tokens / micro_batches`` tokens at
     ``kv_read / micro_batches`` context (interpolated between the whole counts around them). That is
-    exact for a dense model; the experts an MoE iteration reads grow concavely with its tokens, where
-    the mean counts at least what the iterations read.
+    exact for a dense model. The routed experts an MoE micro-batch reads grow concavely with its tokens
+    (:func:`sim.perf.moe.experts_hit`), so the mean would count more than the micro-batches read (one
+    8,192-token prompt among 99 decodes of 8 sequences: 3.5 x DeepSeek-V3's bytes): ``token_mix``,
+    the iterations by ``(prompts, decodes, tokens)``, replaces the mean's expert bytes by each
+    micro-batch's own (its tokens as :func:`sim.perf.parallel.micro_batches` cuts them).
 
     >>> from sim.perf.roofline import RooflineModel
     >>> from sim.scenario.catalog import get_gpu, get_model
@@ -215,7 +219,17 @@ def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int, micro_batc
         return base + f_ctx * (_slot_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=c_lo + 1)) - base)
 
     mean = at(lo) if f_seqs <= 0 else (1 - f_seqs) * at(lo) + f_seqs * at(lo + 1)
-    return iterations * mean
+    if not token_mix or not roofline.model.is_moe:
+        return iterations * mean
+    hit, most = roofline.experts_hit, roofline.layout.n_micro_batches if roofline.layout.pp > 1 else 1
+    at_mean = hit(lo) if f_seqs <= 0 else (1 - f_seqs) * hit(lo) + f_seqs * hit(lo + 1)
+    exact = 0.0
+    for (prompts, decodes, n), count in sorted(token_mix.items()):
+        prompt_tokens = n - decodes
+        p = prompts or (1 if prompt_tokens else 0)
+        for k, k_p, k_d in micro_batch_sizes(p, decodes, most):
+            exact += count * k * hit(prompt_tokens * (k_p / (p or 1)) + k_d)
+    return iterations * mean + roofline._expert_bytes * (exact - iterations * at_mean)
 
 
 def mbu(bytes_moved_per_gpu: float, gpu_seconds_per_gpu: float, hbm_bytes_per_s: float) -> float:

@@ -155,6 +155,8 @@ class Replica(EngineLoop):
         self.iterations = 0                   # iterations booked, and the cached KV tokens they read:
         self.kv_read = 0                      # decoders' contexts, prompt chunks' priors (for MBU)
         self.micro_batches_run = 0            # ... the micro-batches they ran: each reads the stage's weights once
+        # an MoE's iterations by (prompts, decodes, tokens): the experts one reads are concave in its tokens
+        self.token_mix: dict[tuple[int, int, int], int] | None = {} if pool.model.is_moe else None
         self.pulls = False                    # arrivals pre-routed here: the engine takes them itself
         self.receive = self.enqueue           # a routed request reaches it (Fleet.place; assign when pulls)
         self.incoming: deque[Req] = deque()   # pre-routed requests not yet queued here (``queued_at`` order)
