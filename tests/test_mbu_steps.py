@@ -148,7 +148,7 @@ def test_the_fluid_tier_mbu_is_within_its_busy_share():
 def test_an_moe_run_reads_the_experts_each_iteration_hits(pp, b, p, o):
     """Mixtral-8x7B on 2 x H100 (``pp`` stages of them): the experts an iteration reads grow concavely with its
     tokens (8 experts, 2 a token: a 4,000-token prefill hits all 8, a decode of 2 sequences ~3.8), so its
-    bytes are not those of the mean iteration (which read 1.87 to 3.87 x these). ``b`` prompts of ``p``
+    bytes are not those of the mean iteration (which read 1.87 to 2.09 x these). ``b`` prompts of ``p``
     tokens at once, then ``o - 1`` decodes of the ``b``: the run's bytes are the sum of what each of those
     ``o`` iterations moves, priced one by one (:func:`sim.perf.utilization.iteration_bytes`)."""
     from sim.api import build_pools
