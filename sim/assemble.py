@@ -133,7 +133,7 @@ def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray, duration_s: float
                      running_sum=float(sel[:, 5].sum()) if len(sel) else 0.0,
                      replicas_sum=float(sel[:, 2].sum()) if len(sel) else 0.0,
                      lead={"replicas_provisioned_total": u.replicas_provisioned_total}, routed=routed, offered=offered,
-                     steps=(u.iterations, u.tokens_processed, u.kv_read))
+                     steps=(u.iterations, u.tokens_processed, u.kv_read, u.micro_batches, u.token_mix))
 
 
 def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:

@@ -51,6 +51,31 @@ def test_mbu_of_a_fixed_decode_batch_by_hand():
     assert s["pools"]["main"]["mbu"] == s["utilization"]["mbu"]
 
 
+@pytest.mark.parametrize("b, p, o", [(1, 3000, 5), (2, 2000, 50), (8, 200, 50)])
+def test_a_pipeline_reads_its_weights_once_per_micro_batch_of_whole_sequences(b, p, o):
+    """Four stages of Llama-3-8B (8 of its 32 layers each, the lm head on the last): an iteration is cut into
+    min(4, its sequences) micro-batches, each reading its stage's weights once. ``b`` prompts of ``p`` tokens
+    arrive at once (one prefill iteration of the ``b`` prompts), then decode ``o - 1`` more tokens together:
+    ``o`` iterations of ``b`` sequences, ``o x min(4, b)`` reads of the weights, a quarter of the model's
+    bytes on the mean GPU, and a quarter of the tokens' and KV bytes. A prompt of 3,000 tokens is one
+    sequence: one micro-batch, not one per token (priced at the mean iteration's 600 "sequences" it read
+    its weights 4 times an iteration, MBU x 3.07)."""
+    pp, duration = 4, 60.0
+    sc = scenario(model="llama-3-8b", duration=duration, perf={"model": "roofline"},
+                  workload={"arrival": {"process": "burst", "count": b},
+                            "prompt_tokens": {"dist": "fixed", "value": p},
+                            "output_tokens": {"dist": "fixed", "value": o}})
+    sc["fleet"]["pools"][0].update(gpu="h100-sxm", pipeline_parallel=pp,
+                                   batching={"policy": "continuous", "max_num_seqs": 16, "max_batched_tokens": 8192})
+    s = sim.run(sc).summary
+    assert s["requests"]["completed"] == b
+    micro_batches = o * min(pp, b)
+    tokens = b * p + b * (o - 1)
+    kv_read = sum(b * (p + j) for j in range(1, o))
+    moved = (micro_batches * WEIGHT_BYTES + tokens * TOKEN_BYTES + kv_read * KV_BYTES_PER_TOKEN) / pp
+    assert s["utilization"]["mbu"] == pytest.approx(moved / (duration * H100_BYTES_PER_S), rel=1e-12)
+
+
 def test_the_run_that_read_mbu_above_one_is_within_its_busy_share_and_its_folder_reads_back(tmp_path):
     """1 x H100, Llama-3-8B, 200-token prompts and 20-token outputs at 11 requests/s for 20 s, seed 21:
     priced per request at the time series' mean batch (a prompt's prefill as an iteration of its own,
@@ -117,3 +142,32 @@ def test_the_fluid_tier_mbu_is_within_its_busy_share():
     pool = s["pools"]["main"]
     assert 0.0 < pool["mbu"] <= pool["gpu_busy"] <= 1.0
     assert 0.0 <= s["utilization"]["mfu"] <= 1.0
+
+
+@pytest.mark.parametrize("pp, b, p, o", [(1, 2, 2000, 50), (1, 1, 3000, 5), (2, 2, 2000, 50), (2, 1, 3000, 5)])
+def test_an_moe_run_reads_the_experts_each_iteration_hits(pp, b, p, o):
+    """Mixtral-8x7B on 2 x H100 (``pp`` stages of them): the experts an iteration reads grow concavely with its
+    tokens (8 experts, 2 a token: a 4,000-token prefill hits all 8, a decode of 2 sequences ~3.8), so its
+    bytes are not those of the mean iteration (which read 1.87 to 2.09 x these). ``b`` prompts of ``p``
+    tokens at once, then ``o - 1`` decodes of the ``b``: the run's bytes are the sum of what each of those
+    ``o`` iterations moves, priced one by one (:func:`sim.perf.utilization.iteration_bytes`)."""
+    from sim.api import build_pools
+    from sim.metrics.utilization import _roofline
+    from sim.perf.base import BatchShape
+    from sim.perf.throughput import prefill_shape
+    from sim.perf.utilization import iteration_bytes
+    from sim.scenario.load import load_scenario
+
+    duration = 60.0
+    sc = scenario(model="mixtral-8x7b", duration=duration, perf={"model": "roofline"},
+                  workload={"arrival": {"process": "burst", "count": b},
+                            "prompt_tokens": {"dist": "fixed", "value": p},
+                            "output_tokens": {"dist": "fixed", "value": o}})
+    sc["fleet"]["pools"][0].update(gpu="h100-sxm", tensor_parallel=2, pipeline_parallel=pp,
+                                   batching={"policy": "continuous", "max_num_seqs": 16, "max_batched_tokens": 8192})
+    s = sim.run(sc).summary
+    assert s["requests"]["completed"] == b
+    roof = _roofline(build_pools(load_scenario(sc))[0], "bf16")
+    moved = iteration_bytes(roof, prefill_shape(b, p)) + sum(
+        iteration_bytes(roof, BatchShape(decode_seqs=b, decode_context_tokens=b * (p + j))) for j in range(1, o))
+    assert s["utilization"]["mbu"] == pytest.approx(moved / (duration * H100_BYTES_PER_S), rel=1e-9)

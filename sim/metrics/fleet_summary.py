@@ -61,11 +61,12 @@ class PoolUsage:
     #: it), what the offered load factor's capacity counts (:func:`arrival_window_load_factor`).
     #: ``None`` when the run ends at ``duration``: ``provisioned_gpu_s`` then
     arrival_window_gpu_s: float | None = None
-    #: ``(iterations, tokens, kv_read)``: the iterations the pool's replicas ran, the tokens they
-    #: processed and the cached KV tokens they read, what MBU's bytes count
+    #: ``(iterations, tokens, kv_read, micro_batches, token_mix)``: the iterations the pool's replicas ran, the
+    #: tokens they processed, the cached KV tokens they read, the micro-batches they ran and (an MoE) the
+    #: iterations by (prompts, decodes, tokens), what MBU's bytes count
     #: (:func:`sim.perf.utilization.steps_bytes`); ``None`` when the tier runs no iterations (the fluid
     #: tier's curves): MBU then comes from the closed form at the mean running batch
-    steps: tuple[int, int, int] | None = None
+    steps: tuple[int, ...] | None = None
 
 
 def layout_keys(cfg) -> dict:

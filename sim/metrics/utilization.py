@@ -120,9 +120,9 @@ def _roofline(pool, kv_dtype: str):
 
 def pool_utilization(pool, *, requests: float, prompt_mean: float, output_mean: float,
                      replica_seconds: float, running_while_busy: float, kv_dtype: str = "bf16",
-                     steps: tuple[int, int, int] | None = None, busy_replica_seconds: float | None = None) -> dict:
+                     steps: tuple[int, ...] | None = None, busy_replica_seconds: float | None = None) -> dict:
     """``{"load_factor", "mbu"}`` of one pool over a run (see the module docstring). ``steps``:
-    ``(iterations, tokens, kv_read)`` its replicas ran (MBU counts their bytes), ``None`` for the
+    ``(iterations, tokens, kv_read[, micro_batches, token_mix])`` its replicas ran (MBU counts their bytes), ``None`` for the
     closed form; ``busy_replica_seconds``: the replicas' busy time, the most time bytes were moved in."""
     if replica_seconds <= 0 or requests <= 0 and not (steps and steps[0] > 0):
         return {"load_factor": 0.0, "mbu": 0.0}

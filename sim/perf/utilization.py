@@ -53,7 +53,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.perf.base import BatchShape, StepTimeModel
-from sim.perf.parallel import micro_batches
+from sim.perf.parallel import micro_batch_sizes, micro_batches
 from sim.perf.throughput import prefill_shape
 
 
@@ -146,10 +146,16 @@ def iteration_bytes(roofline, shape: BatchShape) -> float:
     parts = micro_batches(shape, lay.n_micro_batches) if lay.pp > 1 else [(1, shape)]
     total = 0.0
     for count, one in parts:
-        x = roofline.breakdown(one)
-        linear_bytes, kv_bytes = roofline.mean_gpu_bytes(one)
-        total += count * (linear_bytes + kv_bytes + x.activation_bytes + x.lm_head_bytes / lay.pp)
+        total += count * _slot_bytes(roofline, one)
     return total
+
+
+def _slot_bytes(roofline, one: BatchShape) -> float:
+    """HBM bytes one micro-batch ``one`` moves per GPU (the mean GPU; one stage: the whole iteration):
+    its layers' weights once, its tokens' and KV terms, the lm head's ``1 / pp``."""
+    x = roofline.breakdown(one)
+    linear_bytes, kv_bytes = roofline.mean_gpu_bytes(one)
+    return linear_bytes + kv_bytes + x.activation_bytes + x.lm_head_bytes / roofline.layout.pp
 
 
 def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, output_tokens: float,
@@ -173,17 +179,23 @@ def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, outpu
     return at(lo) if frac == 0 else (1 - frac) * at(lo) + frac * at(lo + 1)
 
 
-def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int) -> float:
+def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int, micro_batches: int | None = None,
+                token_mix: dict | None = None) -> float:
     """HBM bytes (per GPU) of ``iterations`` iterations that processed ``tokens`` tokens (prompt and
     decode) and read ``kv_read`` cached KV tokens (the decoders' contexts, the prompt chunks' priors),
     as the engine counts them; ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the
-    replica. Every byte term of :func:`iteration_bytes` is a fixed amount per iteration (the weights,
-    the lm head) or proportional to the iteration's tokens (KV written, GEMM inputs and outputs,
-    activations) or to the KV it reads, so the sum over the iterations is ``iterations`` times the
-    bytes of their mean iteration: ``tokens / iterations`` sequences at ``kv_read / iterations``
-    context (interpolated between the whole counts around them). That is exact for a dense model on
-    one stage; the experts an MoE iteration reads grow concavely with its tokens and a pipeline's
-    micro-batches with its sequences, where the mean iteration counts at most what the iterations read.
+    replica. ``micro_batches``: the micro-batches of whole sequences those iterations ran on
+    ``pp > 1`` stages (each ``min(micro-batches of the layout, its sequences)``; ``None``: one per
+    iteration, as on one stage). Every byte term of a micro-batch (:func:`iteration_bytes`) is a fixed
+    amount per micro-batch (the stage's weights, the lm head) or proportional to its tokens (KV written,
+    GEMM inputs and outputs, activations) or to the KV it reads, so the sum over the micro-batches is
+    their count times the bytes of their mean: ``tokens / micro_batches`` tokens at
+    ``kv_read / micro_batches`` context (interpolated between the whole counts around them). That is
+    exact for a dense model. The routed experts an MoE micro-batch reads grow concavely with its tokens
+    (:func:`sim.perf.moe.experts_hit`), so the mean would count more than the micro-batches read (one
+    8,192-token prompt among 99 decodes of 8 sequences: 3.5 x DeepSeek-V3's bytes): ``token_mix``,
+    the iterations by ``(prompts, decodes, tokens)``, replaces the mean's expert bytes by each
+    micro-batch's own (its tokens as :func:`sim.perf.parallel.micro_batches` cuts them).
 
     >>> from sim.perf.roofline import RooflineModel
     >>> from sim.scenario.catalog import get_gpu, get_model
@@ -194,18 +206,30 @@ def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int) -> float:
     """
     if iterations <= 0 or tokens <= 0:
         return 0.0
+    if roofline.layout.pp > 1 and micro_batches:
+        iterations = micro_batches   # the unit whose bytes are priced: a micro-batch, not the iteration
     seqs, ctx = tokens / iterations, kv_read / iterations
     lo, c_lo = max(int(seqs), 1), int(ctx)
     f_seqs, f_ctx = seqs - lo, ctx - c_lo
 
     def at(b: int) -> float:
-        base = iteration_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=c_lo))
+        base = _slot_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=c_lo))
         if not f_ctx:
             return base
-        return base + f_ctx * (iteration_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=c_lo + 1)) - base)
+        return base + f_ctx * (_slot_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=c_lo + 1)) - base)
 
     mean = at(lo) if f_seqs <= 0 else (1 - f_seqs) * at(lo) + f_seqs * at(lo + 1)
-    return iterations * mean
+    if not token_mix or not roofline.model.is_moe:
+        return iterations * mean
+    hit, most = roofline.experts_hit, roofline.layout.n_micro_batches if roofline.layout.pp > 1 else 1
+    at_mean = hit(lo) if f_seqs <= 0 else (1 - f_seqs) * hit(lo) + f_seqs * hit(lo + 1)
+    exact = 0.0
+    for (prompts, decodes, n), count in sorted(token_mix.items()):
+        prompt_tokens = n - decodes
+        p = prompts or (1 if prompt_tokens else 0)
+        for k, k_p, k_d in micro_batch_sizes(p, decodes, most):
+            exact += count * k * hit(prompt_tokens * (k_p / (p or 1)) + k_d)
+    return iterations * mean + roofline._expert_bytes * (exact - iterations * at_mean)
 
 
 def mbu(bytes_moved_per_gpu: float, gpu_seconds_per_gpu: float, hbm_bytes_per_s: float) -> float:

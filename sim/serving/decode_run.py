@@ -164,6 +164,12 @@ class DecodeRuns(Iterations):
         self._book_run(run.start, float(ends[0]), end, float(steps[0]), steps[1:m], m, run.new_blocks(m))
         return end
 
+    def _mix_add(self, prompts: int, tokens: int) -> None:
+        """Count the iteration just booked (``prompts`` prompt chunks and the decoders of ``cyc_seqs``,
+        ``tokens`` tokens) in ``token_mix``: ``(prompts, decodes, tokens)`` -> iterations of that mix."""
+        key = (prompts, self.cyc_seqs - prompts, tokens)
+        self.token_mix[key] = self.token_mix.get(key, 0) + 1
+
     def _book_run(self, start: float, first_end: float, end: float, first_step: float, later_steps, m: int,
                   new_blocks: int) -> None:
         """``m`` decode iterations ended at ``first_end`` .. ``end`` (``later_steps``: the step times
@@ -175,6 +181,9 @@ class DecodeRuns(Iterations):
         self.last_dec_end = end
         self.tokens_processed += n * m
         self.iterations += m
+        self.micro_batches_run += m * min(self.mb_most, n)
+        if self.token_mix is not None:   # (an MoE: the experts read grow concavely with the tokens)
+            self.token_mix[0, n, n] = self.token_mix.get((0, n, n), 0) + m
         self.kv_read += m * (self.ctx_sum + n) + n * (m * (m - 1) // 2)   # contexts ctx_sum + n, + 2n, ...
         self.kv.used += new_blocks
         self.dc += m

@@ -122,7 +122,10 @@ class EngineLoop(LeanLoop):
             self.clock = end
             self.tokens_processed += tokens
             self.iterations += 1
+            self.micro_batches_run += min(self.mb_most, self.cyc_seqs)
             self.kv_read += read
+            if self.token_mix is not None:
+                self._mix_add(len(prefills), tokens)
             self._finish_iteration(start, end, dt, prefills, decode)
 
     def _sleep(self, until: float | None = None):

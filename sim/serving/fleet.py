@@ -34,7 +34,7 @@ from sim.serving.in_system import InSystemPeak
 from sim.serving.lifecycle import ReplicaLifecycle
 from sim.serving.mid_cycle import start_taken
 from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR, EVENT_DTYPE,
-                                 EVENT_KINDS, FleetOutcome, PoolUsage)
+                                 EVENT_KINDS, FleetOutcome, PoolUsage, merged_mix)
 from sim.serving.pinned_queue import PinnedQueue
 from sim.serving.pool import PoolRuntime
 from sim.serving.replica import Replica
@@ -239,6 +239,8 @@ class Fleet(ReplicaLifecycle):
                            busy_replica_s=sum(min(r.busy_at(end), end) for r in p.replicas),
                            tokens_processed=sum(r.tokens_processed for r in p.replicas),
                            iterations=sum(r.iterations for r in p.replicas), kv_read=sum(r.kv_read for r in p.replicas),
+                           micro_batches=sum(r.micro_batches_run for r in p.replicas),
+                           token_mix=merged_mix(p.replicas),
                            prefills=self.pool_prefilled[p.index][0], prefill_tokens=self.pool_prefilled[p.index][1],
                            replicas_provisioned_total=len(p.replicas),
                            replicas_mean=(sum(e - s0 for s0, e in p.intervals) / end if end > 0

@@ -148,6 +148,9 @@ class LeanLoop(DecodeRuns):
                     self.clock = end
                     self.tokens_processed += sum(needs)
                     self.iterations += 1     # (whole prompts without a cached prefix: no KV read)
+                    self.micro_batches_run += min(self.mb_most, self.cyc_seqs)
+                    if self.token_mix is not None:
+                        self._mix_add(len(prefills), sum(needs))
                     for r, _ in prefills:   # as _finish_prefills for whole prompts (a call costs ~2 %)
                         r.pf_done = r.target
                         if self._emit_first(r, end):
@@ -193,6 +196,9 @@ class LeanLoop(DecodeRuns):
             self.last_dec_end = end
             self.tokens_processed += n * m
             self.iterations += m
+            self.micro_batches_run += m * min(self.mb_most, n)
+            if self.token_mix is not None:   # (as _book_run)
+                self.token_mix[0, n, n] = self.token_mix.get((0, n, n), 0) + m
             self.kv_read += m * (self.ctx_sum + n) + n * (m * (m - 1) // 2)   # as _book_run
             q, rr = divmod(m, bs)
             # new blocks (as run_needs): the first rr entries of res rotated to start at i, summed
@@ -326,7 +332,10 @@ class LeanLoop(DecodeRuns):
         self.clock = end
         self.tokens_processed += tokens
         self.iterations += 1
+        self.micro_batches_run += min(self.mb_most, self.cyc_seqs)
         self.kv_read += read
+        if self.token_mix is not None:
+            self._mix_add(len(prefills), tokens)
         if decode:   # the decoders' step, as _finish_iteration books it
             kv.used += reserved
             g = self.last_tok_groups

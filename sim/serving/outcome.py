@@ -42,6 +42,21 @@ class PoolUsage:
     #: :func:`sim.perf.utilization.steps_bytes`)
     iterations: int = 0
     kv_read: int = 0
+    #: the micro-batches those iterations ran (each reads the stage's weights once; = ``iterations`` on one stage)
+    micro_batches: int = 0
+    #: an MoE pool's iterations by ``(prompts, decodes, tokens)`` (the experts they read); ``None`` for a dense model
+    token_mix: dict | None = None
+
+
+def merged_mix(replicas) -> dict | None:
+    """The replicas' ``token_mix`` counts added up (``None`` when they keep none: a dense model)."""
+    out: dict | None = None
+    for r in replicas:
+        if r.token_mix is not None:
+            out = {} if out is None else out
+            for key, count in r.token_mix.items():
+                out[key] = out.get(key, 0) + count
+    return out
 
 
 @dataclass

@@ -132,6 +132,9 @@ class Replica(EngineLoop):
         pp = pool.cfg.pipeline_parallel
         self.slots = (pool.cfg.pipeline_micro_batches or pp) if pp > 1 and b.policy != "static" else 1
         self._pp = pp
+        # micro-batches of whole sequences an iteration is cut into at most (the step model's and MBU's,
+        # sim.perf.parallel.micro_batch_sizes; a static batch's too): min(this, its sequences)
+        self.mb_most = (pool.cfg.pipeline_micro_batches or pp) if pp > 1 else 1
         # the flow shop of a cycle, where the step model prices one (its micro-batches' admission points)
         inner = getattr(self.model, "inner", self.model)
         self._pp_schedule = getattr(inner, "pipeline_schedule", None) if self.slots > 1 else None
@@ -151,6 +154,9 @@ class Replica(EngineLoop):
         self.tokens_processed = 0             # prefill + decode tokens (for MFU)
         self.iterations = 0                   # iterations booked, and the cached KV tokens they read:
         self.kv_read = 0                      # decoders' contexts, prompt chunks' priors (for MBU)
+        self.micro_batches_run = 0            # ... the micro-batches they ran: each reads the stage's weights once
+        # an MoE's iterations by (prompts, decodes, tokens): the experts one reads are concave in its tokens
+        self.token_mix: dict[tuple[int, int, int], int] | None = {} if pool.model.is_moe else None
         self.pulls = False                    # arrivals pre-routed here: the engine takes them itself
         self.receive = self.enqueue           # a routed request reaches it (Fleet.place; assign when pulls)
         self.incoming: deque[Req] = deque()   # pre-routed requests not yet queued here (``queued_at`` order)
