@@ -81,7 +81,7 @@ from sim.fluid.pool_queue import PoolQueue, fluid_queue
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.steps import Steps, step_grid, step_options
 from sim.fluid.substep import (backlogged, class_spread, pool_spread, read_on_subs, sub_arrivals, sub_mix, sub_spread,
-                              warn_hidden)
+                              warn_autoscaled, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -296,6 +296,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         kv_den += float(np.sum(q.serving))
 
     warn_hidden(sc, steps.dt_s, spread, hidden)   # overloads shorter than a step
+    if len(steps.dt_s):                           # what the steps hide from an autoscaler
+        warn_autoscaled(sc, steps.dt_s, fine, [(p.index, p.name, p.cfg.autoscale) for p in pools])
     window = max(end - sc.warmup, 1e-12)
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
     summary.update(fleet_sums.blocks(sc, float(steps.total.sum()), window))

@@ -301,3 +301,98 @@ def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) ->
                                  longest_wait(b_end, cap), sc.slo.ttft_s)
         if message:
             warnings.warn(message, ScenarioWarning, stacklevel=3)
+
+
+RATE_FUNCTIONS = ("poisson", "gamma", "compound_poisson", "diurnal", "piecewise")
+"""Processes whose sub-step arrivals are a rate function's integral, not a trace's counts."""
+
+
+def within_step_swing(fine: np.ndarray) -> float:
+    """The most any step's sub-step arrivals (``fine``, :func:`sub_arrivals`, all classes) depart from
+    the step's mean, as a share of it (0: flat in every step; steps that receive nothing are flat).
+
+        >>> within_step_swing(np.array([[[0.0]] * 6 + [[5.0]] * 6, [[60.0]] * 6 + [[120.0]] * 6]))
+        1.0
+    """
+    r = np.asarray(fine, dtype=np.float64).sum(axis=2)
+    mean = r.mean(axis=1, keepdims=True)
+    dev = np.divide(np.abs(r - mean), mean, out=np.zeros_like(r), where=mean > 0)
+    return float(dev.max()) if dev.size else 0.0
+
+
+def resolving_step(arrival, step_s: float) -> float:
+    """A ``fluid.step`` that holds the rate constant within each step: for ``piecewise`` the largest that
+    divides its breakpoints (whole seconds), else the sub-steps' length ``step_s / SUB``.
+
+        >>> from types import SimpleNamespace as NS
+        >>> resolving_step(NS(process="piecewise", times=[0, 1800, 3600, 5400]), 3600.0)
+        1800.0
+        >>> resolving_step(NS(process="diurnal"), 3600.0)
+        300.0
+    """
+    import math
+
+    times = getattr(arrival, "times", None) if getattr(arrival, "process", None) == "piecewise" else None
+    if times and all(float(t) == int(t) for t in times):
+        g = 0
+        for t in times:
+            g = math.gcd(g, int(t))
+        if 0 < g < step_s:
+            return float(g)
+    return step_s / SUB
+
+
+def autoscale_messages(sc, dt_s: np.ndarray, fine: np.ndarray | None, pools: list) -> list[str]:
+    """What the fluid tier's steps hide from an autoscaled pool (``pools``: ``(index, name, autoscale block
+    or None)``). Its autoscaler settles each step at the step's mean rate and serves the whole step with those
+    replicas (:mod:`sim.fluid.autoscale`), so a rate that leaves the step's mean by more than the HPA's
+    tolerance band (``autoscale.tolerance``, at least its default 0.1) inside a step is one the request
+    level's autoscaler follows, late by its interval and ``scale_up_delay``, and the steps do not; and a
+    pool at ``autoscale.min: 0`` that scales to zero rejects arrivals ``no_replica`` at request level,
+    which the fluid tier never does (it serves them from the replicas the step settles at): said where
+    the fleet's rate falls below one request per autoscaler ``interval`` in some sub-step, so that an
+    interval may pass idle (the request-level autoscaler scales an idle pool to ``min``). ``dt_s``: the
+    steps' lengths; ``fine``: :func:`sub_arrivals`.
+
+        >>> from types import SimpleNamespace as NS
+        >>> sc = NS(workload=NS(arrival=NS(process="poisson", rate=1.0), classes=[]))
+        >>> autoscale_messages(sc, np.array([3600.0]), np.ones((1, SUB, 1)), [(0, "a", NS(tolerance=0.1, min=1))])
+        []
+    """
+    from sim.humanize import duration
+
+    out = []
+    step_s = float(dt_s[0])
+    scaled = [(i, name, a) for i, name, a in pools if a is not None]
+    arrivals = [a for a in [sc.workload.arrival] + [c.arrival for c in sc.workload.classes or []] if a is not None]
+    rated = bool(arrivals) and all(a.process in RATE_FUNCTIONS for a in arrivals)
+    if scaled and fine is not None and rated:
+        swing = within_step_swing(fine)
+        tol = max([max(a.tolerance, 0.1) for _, _, a in scaled])
+        if swing > tol:
+            fix = min(resolving_step(a, step_s) for a in arrivals)
+            names = ", ".join(name for _, name, _ in scaled)
+            out.append(f"fluid.step: the arrival rate varies within the {duration(step_s)} steps (up to "
+                       f"{swing:.0%} off a step's mean, past the autoscaler's {tol:.0%} tolerance): the "
+                       f"autoscaler of pool {names} settles at each step's mean rate and serves the whole step "
+                       f"with it, not late by its interval and scale_up_delay as the rate rises, so its "
+                       f"queueing, rejections and SLO attainment may read far too good; set fluid.step: "
+                       f"{duration(fix)} or shorter, or check at fidelity: request")
+    rate = None if fine is None else fine.sum(axis=2) / (np.asarray(dt_s, dtype=np.float64)[:, None] / SUB)
+    for i, name, a in scaled:
+        if a.min == 0 and rate is not None and float(rate.min()) * float(a.interval) < 1.0:
+            out.append(f"fleet.pools.{i}.autoscale.min: 0 (pool {name}): at request level a pool scaled to zero rejects "
+                       f"arrivals no_replica until a replica is up (scale_up_delay); the fluid tier never does, it "
+                       f"serves them from the replicas each step settles at, so its rejected count and SLO "
+                       f"attainment leave those out; check at fidelity: request")
+    return out
+
+
+def warn_autoscaled(sc, dt_s: np.ndarray, fine: np.ndarray | None, pools: list) -> None:
+    """Each of :func:`autoscale_messages` as a :class:`~sim.errors.ScenarioWarning`."""
+    import warnings
+
+    from sim.errors import ScenarioWarning
+
+    for message in autoscale_messages(sc, dt_s, fine, pools):
+        warnings.warn(message, ScenarioWarning, stacklevel=3)
