@@ -96,7 +96,7 @@ def header(result: "Result") -> list[str]:
 
 
 def autoscale_lines(by_pool: dict) -> list[str]:
-    """The autoscaler's actions per pool (``summary["autoscale"]``, request level): what the replica curve
+    """The autoscaler's actions per pool (``summary["autoscale"]``, both tiers): what the replica curve
     of the time series steps by.
 
         >>> autoscale_lines({"a100": {"scale_ups": 22, "scale_downs": 22, "replicas_provisioned": 22,

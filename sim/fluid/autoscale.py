@@ -79,21 +79,46 @@ from sim.serving.hpa import keeps_current, scale_up_limit
 class Replicas:
     """An autoscaled pool's replicas across fluid steps: ready ones, warming groups
     ``[ready_at_s, count]`` and the recent recommendations ``[(until_s, replicas)]`` that the
-    stabilization window keeps (see the module docstring). ``provisioned`` counts every replica
-    ever provisioned, the first ``n0`` included: as at request level, a scale-up provisions new
-    replicas and a scale-down releases some, never taking one back."""
+    stabilization window keeps (see the module docstring). As at request level, a scale-up provisions
+    new replicas and a scale-down releases some, never taking one back; ``moves`` logs each decision
+    that raises or lowers the replicas provisioned, ``(time, replicas added or removed)``, which
+    :meth:`summary` counts as the request level does."""
 
     def __init__(self, n0: float, delay_s: float, cooldown_s: float) -> None:
-        self.ready = float(n0)
+        self.ready = self.n0 = float(n0)
         self.warming: list[list[float]] = []
         self.delay_s, self.cooldown_s = float(delay_s), float(cooldown_s)
         self.recs: list[tuple[float, float]] = []
-        self.provisioned = float(n0)
         self.events: list[tuple[float, float]] = []    # (time, replicas added or removed), for the rate limits
+        self.moves: list[tuple[float, float]] = []     # every such event, kept (summary)
 
     @property
     def total(self) -> float:
         return self.ready + sum(c for _, c in self.warming)
+
+    @property
+    def provisioned(self) -> float:
+        """Every replica ever provisioned, the first ``n0`` included."""
+        return self.n0 + sum(c for _, c in self.moves if c > 0)
+
+    def summary(self, end_s: float = math.inf) -> dict:
+        """The decisions before ``end_s`` (the run's end: the request level decides nothing at its
+        horizon, :meth:`sim.serving.autoscaler.Autoscaler.summary`): scale-ups and -downs, the
+        replicas they provisioned and drained, and the delay before a new replica serves.
+
+            >>> r = Replicas(2, delay_s=90.0, cooldown_s=0.0)
+            >>> [r.step(t, 60.0, n, lag_s=30.0) for t, n in ((0.0, 5), (60.0, 5), (120.0, 3), (180.0, 1))][-1]
+            (2.0, 2.0)
+            >>> r.summary()
+            {'scale_ups': 1, 'scale_downs': 2, 'replicas_provisioned': 3, 'replicas_drained': 4, 'scale_up_delay_s': 90.0}
+            >>> r.step(240.0, 60.0, 4, lag_s=60.0), r.summary(end_s=300.0)["scale_ups"]    # at the horizon
+            ((1.0, 1.0), 1)
+        """
+        cut = end_s - 1e-9 * max(end_s, 1.0) if math.isfinite(end_s) else end_s     # (a ramp's sums of steps)
+        ups = [c for t, c in self.moves if c > 0 and t < cut]
+        downs = [-c for t, c in self.moves if c < 0 and t < cut]
+        return {"scale_ups": len(ups), "scale_downs": len(downs), "replicas_provisioned": round(sum(ups)),
+                "replicas_drained": round(sum(downs)), "scale_up_delay_s": self.delay_s}
 
     def ready_by(self, t: float) -> float:
         """Replicas serving at ``t`` (those warming now included once ready)."""
@@ -124,9 +149,9 @@ class Replicas:
         serve_s = 0.0
         if target != cur:
             self.events.append((at, target - cur))
+            self.moves.append((at, target - cur))
         if target > cur:
             self.warming.append([at + self.delay_s, target - cur])
-            self.provisioned += target - cur
         elif target < cur:
             surplus = cur - target
             while surplus > 0 and self.warming:

@@ -26,7 +26,8 @@ class PoolQueue:
     """One pool's fluid queue over the steps: replicas provisioned (``n``, billed) and serving
     (``serving``: ``n`` less those still warming up), requests served and refused, backlog, and
     the replicas ever provisioned (``provisioned_total``: the pool's ``replicas`` plus every
-    autoscaler scale-up's new ones)."""
+    autoscaler scale-up's new ones) and, for an autoscaled pool, its decisions (``autoscale``:
+    :meth:`~sim.fluid.autoscale.Replicas.summary`, the request level's ``summary["autoscale"]``)."""
 
     n: np.ndarray
     serving: np.ndarray
@@ -37,6 +38,7 @@ class PoolQueue:
     provisioned_total: int
     full: np.ndarray | None = None      # per step, the share at capacity where its sub-steps lost some (else NaN)
     sub_q: np.ndarray | None = None     # steps x sub-steps: the backlog at each sub-step's end (hidden_backlog)
+    autoscale: dict | None = None       # the autoscaler's decisions (Replicas.summary); None: not autoscaled
 
     @property
     def backlog(self) -> float:
@@ -105,7 +107,8 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
                 served[k] = work - left
         b = work - served[k]
         b_end[k] = b
-    total = (round(replicas.provisioned) if a is not None else
+    moves = replicas.summary(t0) if a is not None else None     # a decision at the run's end makes none
+    total = (p.cfg.replicas + moves["replicas_provisioned"] if moves is not None else
              follow.provisioned_total if follow is not None else p.cfg.replicas)
     sub_q = None
     if spread is not None:                               # a backlog that builds and clears inside a step
@@ -113,4 +116,4 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
         if within.any():
             full = np.full(n_steps, np.nan) if full is None else full
             full[within] = np.mean(backlogged(sub_q[within], cap[within]), axis=1)   # at_capacity_subs
-    return PoolQueue(n, serving, served, rejected, b_start, b_end, int(total), full, sub_q)
+    return PoolQueue(n, serving, served, rejected, b_start, b_end, int(total), full, sub_q, moves)

@@ -12,7 +12,8 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    disaggregation are refused); inside a pool the curve was measured
    behind the same router (:mod:`sim.fluid.capacity`); a pool with
    ``autoscale`` runs the replicas its autoscaler settles at for the step's demand and backlog,
-   its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`);
+   its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`),
+   its decisions counted in ``summary["autoscale"]`` as the request level counts them;
 3. service, as a fluid queue per pool: the curve's rejected share is refused; the admitted work
    plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
    rest is the next backlog. Where the rate rises inside a step past the capacity, the capacity
@@ -258,7 +259,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     per_cls = [ClassSums(like) for _ in range(steps.cls_frac.shape[1])]
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
-    hidden, sub_sys = [], None
+    hidden, sub_sys, scaled = [], None, {}
     fine = counted.fine if counted is not None else sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
     spread = sub_spread(fine, steps.total)
     # a trace burstier than Poisson in a sub-step, said unless the curves were measured under its arrivals
@@ -276,6 +277,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         # the queue on the arrivals' own sub-steps; the latencies read a replay's steps evenly (its swings are in
         # its curve: held_spread), on a queue of their own
         q = fluid_queue(p, curve, offered, steps.dt_s, spread_p)
+        if q.autoscale is not None:                   # the counts queue's decisions: the ones billed
+            scaled[p.name] = q.autoscale
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         held = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))
         # on the counts queue's replicas: one trajectory, billed and behind the latencies
@@ -318,6 +321,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     econ = price_run(summary, sc, pools, end, interval_columns(intervals), fleet.busy_gpu_s_by_pool, t, tin, tout,
                      ucls, uw)
     summary["pools"] = fleet.pools
+    if scaled:                                    # as the request level's (sim.serving.autoscaler)
+        summary["autoscale"] = scaled
     names = class_names(sc.workload)
     if len(per_cls) > 1:
         summary["classes"] = _class_blocks(summary, steps, per_cls, names, window, cls_slo)
