@@ -35,6 +35,52 @@ def test_some_rejections_are_counted_by_reason_and_the_headroom_stays():
     assert "room for about 100% more traffic" in v
 
 
+def _turned_away(rejected_by_reason, failed=0, arrived=1000, load_factor=0.38):
+    rejected = sum(rejected_by_reason.values())
+    s = {"scenario": "x", "slo": {"attainment": 0.5, "ttft_s": 2.0, "tpot_s": 0.1},
+         "requests": {"arrived": arrived, "completed": arrived - rejected - failed, "rejected": rejected,
+                      "failed": failed, "rejected_by_reason": rejected_by_reason},
+         "utilization": {"load_factor": load_factor}, "stability": {"stable": True}, "pools": {}}
+    return overview(s).verdict
+
+
+def test_requests_rejected_for_want_of_capacity_withdraw_the_headroom():
+    """387 of 1,000 rejected, 280 with no replica up and 107 by a full waiting room (a failure-heavy
+    run): the load factor 0.38 counts the work served, not room for 2.6x the traffic; the verdict says
+    the share (387 / 1,000 = 38.7%) and its main reason first and keeps the figure."""
+    v = _turned_away({"no_replica": 280, "queue_full": 107})
+    assert ("38.7% of requests were rejected, mainly with no replica up to take it: load factor 0.38 counts "
+            "the work served only, not room for more traffic.") in v
+    assert "room for about" not in v
+    # requests failed past their retries count with them: (100 + 30) / 1,000
+    v = _turned_away({"timeout": 100}, failed=30)
+    assert ("13.0% of requests were rejected or failed, mainly with their client giving up before a batch "
+            "took them (workload.patience_s): load factor 0.38") in v
+
+
+def test_a_share_the_slo_target_lets_miss_keeps_the_headroom():
+    """A 99 % target lets 1 % miss: 10 of 1,000 turned away keep the headroom, 11 do not; prompts too
+    long are turned away at any fleet size and take nothing from it (30 %, the headroom stays)."""
+    assert "room for about 2.6x this traffic" in _turned_away({"queue_full": 10})
+    assert "1.1% of requests were rejected, all with a full waiting room" in _turned_away({"queue_full": 11})
+    assert "room for about 2.6x this traffic" in _turned_away({"prompt_exceeds_max_context": 300, "no_replica": 5})
+
+
+def test_a_failure_heavy_run_does_not_claim_room_it_rejected():
+    """Three replicas failing every 20 minutes at 40 requests/s (``scenarios/failures.yaml``): a third
+    of the requests are rejected; the verdict's share is the summary's own count over its arrivals."""
+    r = sim.run("scenarios/failures.yaml", overrides=["duration=30m", "warmup=0", "fleet.pools.0.replicas=3",
+                                                      "workload.arrival.rate=40", "fleet.pools.0.max_waiting=30",
+                                                      "workload.patience_s=20", "fleet.pools.0.failures.mtbf=20m"])
+    req = r.summary["requests"]
+    lost = req["rejected"] + req["failed"]
+    assert lost > 0.01 * req["arrived"] and r.summary["stability"]["stable"] is not False
+    v = overview(r.summary).verdict
+    assert f"{100 * lost / req['arrived']:.1f}% of requests were rejected" in v
+    assert f"load factor {r.summary['utilization']['load_factor']:.2f} counts the work served only" in v
+    assert "room for about" not in v
+
+
 def test_no_rejection_no_sentence():
     s = {"scenario": "x", "slo": {"attainment": 1.0}, "requests": {"arrived": 10, "completed": 10, "rejected": 0},
          "pools": {}}

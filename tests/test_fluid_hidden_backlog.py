@@ -288,3 +288,36 @@ def test_a_burst_shorter_than_a_sub_step_is_unseen_in_hourly_steps_and_seen_at_m
     # p99: the 19th longest of 1,900, by hand 50 x (1 - 19 / 200) = 45.25 s, at most the longest wait, 50 s
     # (the fluid tier spreads each wait by the curve's own queue at capacity about its mean: 48.0 s)
     assert 45.25 * 0.99 <= fine["latency"]["queue"]["p99"] <= 50.0 * 1.01
+
+
+def test_a_pool_with_no_replica_serving_waits_for_one_and_says_so_not_a_dash():
+    """A sub-step with requests and no serving replica holds them with nothing to drain them: the wait
+    has no bound (10 admitted, capacity 0), and the warning says they wait for a replica, not
+    'wait up to -' (an infinite duration printed as a missing value)."""
+    from sim.fluid.substep import SUB, hidden_message, hidden_wait
+
+    wait = hidden_wait(np.full((1, SUB), 10.0 / SUB), np.array([0.0]), np.array([30.0]))
+    assert wait == np.inf
+    said = hidden_message("main", 30.0, wait, 0.0, 2.0)
+    assert "pool main falls behind: with no replica serving, requests wait until one is ready;" in said
+    assert "wait up to" not in said and "–" not in said and "they show none" in said
+    assert hidden_message("main", 30.0, wait, np.inf, 2.0) is None    # the steps show that wait already
+
+
+def test_a_pool_scaled_from_zero_warns_of_its_first_step_in_words():
+    """A pool at zero (``autoscale.min: 0``) whose first replica serves from the end of the first 30 s
+    step, run on the fluid tier: the requests of that step wait for it, and the warning says so."""
+    from conftest import scenario
+    from sim.errors import ScenarioWarning
+    from sim.fluid import run_fluid
+    from sim.scenario.load import load_scenario
+    from test_fluid import QUICK
+
+    sc = scenario(duration=300)
+    sc["fleet"]["pools"][0].update(replicas=0, autoscale={"min": 0, "max": 4, "interval": 30, "scale_up_delay": 0})
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        run_fluid(load_scenario(sc), step_s=30.0, settings=QUICK)
+    said = [str(w.message) for w in got if issubclass(w.category, ScenarioWarning) and "fluid.step" in str(w.message)]
+    assert len(said) == 1 and "with no replica serving, requests wait until one is ready" in said[0], said
+    assert "wait up to" not in said[0] and "–" not in said[0]

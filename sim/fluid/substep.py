@@ -25,6 +25,8 @@ capacity) and says how long a wait the steps hid (:func:`warn_hidden`).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.fluid.backlog import longest_wait
@@ -62,11 +64,13 @@ def hidden_message(pool: str, step_s: float, wait_sub_s: float, wait_step_s: flo
     if not wait_sub_s > max(ttft_s, 0.1 * step_s, 2.0 * wait_step_s):
         return None
     seen = f"they show {duration(wait_step_s)}" if wait_step_s > 0 else "they show none"
+    # an infinite wait is a sub-step holding requests with no replica serving: no duration to print
+    waits = (": with no replica serving, requests wait until one is ready" if math.isinf(wait_sub_s) else
+             f" and requests wait up to {duration(wait_sub_s)}")
     return (f"fluid.step: the arrival rate varies within the {duration(step_s)} steps: served at "
-            f"{duration(step_s / SUB)} resolution, pool {pool} falls behind and requests wait up to "
-            f"{duration(wait_sub_s)}; its latencies, SLO attainment and in_flight_peak count that, but the "
-            f"time series at the steps' ends ({seen}) and an autoscaler, which reads each step's mean rate, "
-            f"do not, nor any swing shorter than {duration(step_s / SUB)}; set a shorter fluid.step "
+            f"{duration(step_s / SUB)} resolution, pool {pool} falls behind{waits}; its latencies, SLO "
+            f"attainment and in_flight_peak count that, but the time series at the steps' ends ({seen}) and "
+            f"an autoscaler, which reads each step's mean rate, do not, nor any swing shorter than {duration(step_s / SUB)}; set a shorter fluid.step "
             f"(at most the shortest overload that matters) or check the busiest hours at fidelity: request")
 
 

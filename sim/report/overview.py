@@ -10,7 +10,8 @@ scenario (``scenario.json``, written with every result) and returns
 * ``settings``: the same as a two-column table of key settings;
 * ``verdict``: whether the fleet met its SLO (attainment against :data:`SLO_TARGET`, and a
   growing backlog when the summary reports one), the headroom the load factor leaves
-  (``utilization.load_factor``: served work / what the pool could serve at its batch limits),
+  (``utilization.load_factor``: served work / what the pool could serve at its batch limits; none
+  when a material share was turned away for want of capacity: :func:`turned_away_first`),
   the capacity band's ranges when the run has one (:mod:`sim.metrics.band`; near saturation
   without one, a suggestion to compute it), the cost per million output tokens and the compute
   bill per month (and a compute commit's shortfall, when there is one);
@@ -268,6 +269,44 @@ def rejections(summary: dict) -> str:
     return head + (f": {why}" if why else "") + "; they count as SLO misses."
 
 
+#: reasons a fleet short of capacity (down replicas, a full waiting room, impatient clients, spent
+#: retries) turns requests away; a prompt too long for the context, the token budget or a replica's
+#: KV cache is turned away at any fleet size, so it takes nothing from the headroom
+SHORT_OF_CAPACITY = ("no_replica", "queue_full", "timeout", "max_retries")
+
+
+def turned_away_first(summary: dict, room: str) -> str:
+    """``room`` (:func:`headroom`'s words) led by the share of requests the fleet turned away for want
+    of capacity, when that share is material (above the ``1 - SLO_TARGET`` of requests the SLO target
+    lets miss), and with no claim of room: the load factor counts the work served only, and a fleet
+    that rejects what it is sent has no room for more. ``room`` unchanged otherwise.
+
+        >>> s = {"requests": {"arrived": 100, "rejected": 40, "failed": 2,
+        ...                   "rejected_by_reason": {"no_replica": 30, "queue_full": 10}}}
+        >>> turned_away_first(s, headroom(0.38))
+        '42.0% of requests were rejected or failed, mainly with no replica up to take it: load factor 0.38 counts the work served only, not room for more traffic'
+        >>> turned_away_first({"requests": {"arrived": 100, "rejected": 1,
+        ...                    "rejected_by_reason": {"no_replica": 1}}}, headroom(0.5))
+        'load factor 0.50: room for about 100% more traffic at the batch limits'
+    """
+    req = summary.get("requests") or {}
+    arrived = req.get("arrived")
+    if not ("room for about" in room or room.endswith(": idle")) or not _num(arrived) or arrived <= 0:
+        return room
+    by = {k: n for k, n in (req.get("rejected_by_reason") or {}).items() if k in SHORT_OF_CAPACITY and _num(n) and n > 0}
+    failed = req.get("failed") if _num(req.get("failed")) and req.get("failed") > 0 else 0
+    lost = sum(by.values()) + failed
+    if lost / arrived <= 1 - SLO_TARGET:
+        return room
+    if failed:
+        by["max_retries"] = by.get("max_retries", 0) + failed   # failed: no retries left after failures
+    main = max(by, key=lambda k: (by[k], k))
+    factor = room.split(":", 1)[0]
+    return (f"{share(lost / arrived)} of requests were {'rejected or failed' if failed else 'rejected'}, "
+            f"{'mainly' if len(by) > 1 else 'all'} with {REJECTION_WORDS.get(main, main)}: {factor} counts the "
+            "work served only, not room for more traffic")
+
+
 def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     att = value_at(summary, "slo.attainment")
     stable = value_at(summary, "stability.stable")
@@ -302,6 +341,7 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     room = "" if served == 0 and turned_away else \
         headroom(value_at(summary, "utilization.load_factor")) if stable is not False else \
         overload_words(value_at(summary, "stability.offered_load_factor"))
+    room = turned_away_first(summary, room) if stable is not False else room
     if room and met is False and not turned_away and stable is not False and "room for" in room:
         # an average over the run: a peak of a time-varying load (or a bound too tight for the longest
         # requests) misses the SLO although the whole run's load factor leaves room
