@@ -73,7 +73,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sim.fluid.busy import busy_on
-from sim.serving.hpa import keeps_current, scale_up_limit
+from sim.serving.hpa import keeps_current, period_changes, scale_up_limit
 
 
 class Replicas:
@@ -129,9 +129,7 @@ class Replicas:
         (:func:`sim.serving.hpa.scale_up_limit`; a ``cfg`` without them: no limit)."""
         period = float(getattr(cfg, "scale_up_period", 15.0))
         self.events = [(u, c) for u, c in self.events if u > t - period]
-        added = sum(c for _, c in self.events if c > 0)
-        removed = -sum(c for _, c in self.events if c < 0)
-        return scale_up_limit(self.total, added, removed, getattr(cfg, "max_scale_up_pods", None),
+        return scale_up_limit(self.total, *period_changes(self.events), getattr(cfg, "max_scale_up_pods", None),
                               getattr(cfg, "max_scale_up_percent", None))
 
     def floor(self, t: float) -> float:

@@ -88,7 +88,7 @@ from sim.perf.memory import BYTES_PER_ELEMENT
 from sim.metrics.utilization import pool_seconds_per_request, tokens_per_request
 from sim.perf.utilization import load_factor
 from sim.serving.clock import at
-from sim.serving.hpa import desired_replicas, scale_up_limit
+from sim.serving.hpa import desired_replicas, period_changes, scale_up_limit
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
@@ -254,9 +254,8 @@ class Autoscaler:
         while events and events[0][0] <= t - self.cfg.scale_up_period:
             events.popleft()
         if want > n:    # the behavior.scaleUp policies cap the raw recommendation, which the window keeps
-            added = sum(c for _, c in events if c > 0)
-            removed = -sum(c for _, c in events if c < 0)
-            want = min(want, scale_up_limit(n, added, removed, self.cfg.max_scale_up_pods, self.cfg.max_scale_up_percent))
+            want = min(want, scale_up_limit(n, *period_changes(events), self.cfg.max_scale_up_pods,
+                                            self.cfg.max_scale_up_percent))
             if want <= n:   # the period's allowance is spent: no scale-up now (and none down: it asked for more)
                 return
             self.scale_ups += 1

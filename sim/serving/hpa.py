@@ -80,6 +80,16 @@ def desired_replicas(ratio: float, ready: int, unready: int, current: int, toler
     return want
 
 
+def period_changes(events) -> tuple[float, float]:
+    """The replicas added and removed by the ``(time, change)`` events of the policies' period, the
+    ``added`` and ``removed`` of :func:`scale_up_limit` (both tiers log their decisions so).
+
+        >>> period_changes([(0.0, 4), (5.0, -1), (10.0, 2)])
+        (6, 1)
+    """
+    return sum(c for _, c in events if c > 0), -sum(c for _, c in events if c < 0)
+
+
 def scale_up_limit(current: float, added: float, removed: float, pods: int | None, percent: int | None) -> float:
     """The most replicas a scale-up may reach now (see the module docstring): ``added`` and ``removed``
     replicas in the policies' period; ``pods``, ``percent`` the two policies (``None``: not set).
