@@ -269,6 +269,12 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts, DecodeParts):
         self._pp_decode: dict[int, list[tuple]] = {}   # sim.perf.pipeline: per-size terms of a decode micro-batch
         self._init_decode(lay)   # the pure-decode forms' cache and loop (sim.perf.decode_steps)
 
+    @property
+    def expert_bytes(self) -> float:
+        """Per-GPU bytes of one routed expert over this stage's MoE layers (a dense model's MLP, hit once
+        per iteration), read once per distinct expert an iteration hits (:meth:`experts_hit`)."""
+        return self._expert_bytes
+
     # ---------------------------------------------------------------- internals
     def experts_hit(self, n_tokens: int) -> float:
         """Expected distinct experts (per layer) whose weights an iteration of ``n_tokens`` reads."""

@@ -229,7 +229,7 @@ def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int, micro_batc
         p = prompts or (1 if prompt_tokens else 0)
         for k, k_p, k_d in micro_batch_sizes(p, decodes, most):
             exact += count * k * hit(prompt_tokens * (k_p / (p or 1)) + k_d)
-    return iterations * mean + roofline._expert_bytes * (exact - iterations * at_mean)
+    return iterations * mean + roofline.expert_bytes * (exact - iterations * at_mean)
 
 
 def mbu(bytes_moved_per_gpu: float, gpu_seconds_per_gpu: float, hbm_bytes_per_s: float) -> float:
