@@ -6,10 +6,16 @@ and keeps ``RHO`` sequences running on average (Little's law on the server: ``L 
 
 * ``timeseries.csv`` keeps a fluid step's means (0.5 sequences running), where a cast to integers wrote 0;
 * the report page draws a fluid run's rows over the steps they end, says why it has no latency CDFs and
-  says its end backlog as the terminal does.
+  says its end backlog as the terminal does;
+* the comparison page's fleet over time draws a fluid run's served requests per second (from
+  ``usage.npz``, per shard), its means over the steps each bin covers (not a sample a step late), and
+  every folder's compute cost per hour (the area under it the compute cost row), and says which panels a
+  fluid run lacks and why.
 """
 from __future__ import annotations
 
+import html
+import math
 import warnings
 from pathlib import Path
 
@@ -17,9 +23,13 @@ import numpy as np
 import pytest
 
 import sim
-from sim.report.result_folder import read_summary, read_timeseries
+from sim.errors import ScenarioError
+from sim.report.comparison import compare
+from sim.report.comparison_figures import figures_section, read_usages
+from sim.report.comparison_over_time import over_time_chart, spread_sums
+from sim.report.result_folder import read_summary, read_timeseries, read_usage_columns
 from sim.report.run_figures import NO_FLUID_CDF, timeseries_chart, write_run_figures
-from tiers_pool import pool
+from tiers_pool import PRICE, pool
 
 RHO = 0.5
 HOUR = 3600.0
@@ -78,3 +88,98 @@ def test_the_report_says_a_fluid_runs_end_backlog_as_the_terminal_does(runs):
     fluid = metrics_section(read_summary(runs["fluid"]))
     assert "<td>requests waiting at the end (backlog)</td>" in fluid and "in flight at the end" not in fluid
     assert "<td>requests in flight at the end</td>" in metrics_section(read_summary(runs["request"]))
+
+
+def _chart(runs, *names):
+    comparison = compare([runs[n] for n in names])
+    from sim.report.comparison_figures import read_tables
+
+    requests, series = read_tables(comparison, [])
+    usages = read_usages(comparison, [])
+    summaries = [f.summary for f in comparison.folders]
+    chart, width = over_time_chart(list(names), requests, series, [HOUR] * len(names), summaries=summaries,
+                                   usages=usages)
+    return {p.title.split(" (")[0].split(",")[0]: p for p in chart.panels}, width, summaries
+
+
+def _drawn(panel, name):
+    """A folder's line in a panel: the bins' starts and values (without the point that holds the last)."""
+    s = next(s for s in panel.series if s.label == name)
+    return np.asarray(s.x[:-1]), np.asarray(s.y[:-1])
+
+
+def test_the_fleet_over_time_of_fluid_runs_is_worked_by_hand(runs):
+    panels, width, summaries = _chart(runs, "fluid", "sharded")
+    assert width == STEP            # 80 bins of 45 s, but none narrower than a step
+    assert list(panels) == ["requests completed per second", "requests waiting", "sequences running",
+                            "replicas provisioned", "compute cost per hour"]
+    for name, scale in (("fluid", 1), ("sharded", SCALE)):
+        x, rate = _drawn(panels["requests completed per second"], name)
+        assert x.tolist() == [STEP * k for k in range(6)]                    # (seconds: an hour's run)
+        np.testing.assert_allclose(rate, RHO, rtol=1e-9)                      # one shard's, the whole fleet's / 3
+        np.testing.assert_allclose(_drawn(panels["sequences running"], name)[1], RHO, rtol=1e-9)
+        assert _drawn(panels["replicas provisioned"], name)[1].tolist() == [1.0] * 6
+        np.testing.assert_allclose(_drawn(panels["compute cost per hour"], name)[1], PRICE * scale, rtol=1e-12)
+    for s, name in zip(summaries, ("fluid", "sharded")):                      # the area: the compute cost row
+        x, cost = _drawn(panels["compute cost per hour"], name)
+        assert math.fsum(cost * STEP / HOUR) == pytest.approx(s["cost"]["compute_usd"], rel=1e-12)
+        assert s["cost"]["compute_usd"] == PRICE * (SCALE if name == "sharded" else 1)
+        x, rate = _drawn(panels["requests completed per second"], name)
+        assert math.fsum(rate * STEP) == pytest.approx(s["requests"]["completed"], rel=1e-12)
+
+
+def test_a_fluid_run_beside_a_request_level_one_draws_what_both_have(runs):
+    panels, width, summaries = _chart(runs, "request", "fluid")
+    for title, panel in panels.items():
+        assert {s.label for s in panel.series} == {"request", "fluid"}, title
+    # the request level's completions counted from its request table, a bin's worth each
+    x, rate = _drawn(panels["requests completed per second"], "request")
+    assert math.fsum(rate * width) == pytest.approx(summaries[0]["requests"]["completed"], rel=1e-12)
+    # both tiers agree on the load: about rho a second and rho running (the request level's Poisson swings)
+    for title in ("requests completed per second", "sequences running"):
+        assert np.mean(_drawn(panels[title], "request")[1]) == pytest.approx(RHO, rel=0.15)
+
+
+def test_the_page_says_what_a_fluid_run_lacks_and_why(runs):
+    page = figures_section(compare([runs["request"], runs["fluid"]]))
+    notes = [html.unescape(n.split("</p>")[0]) for n in page.split('<p class="note">')[1:]]
+    assert notes == [f"B ({runs['fluid']}) is a fluid-tier run: it follows the load as flows in steps of 10 m and "
+                     "keeps no request records, so it has no latency distributions (its latency percentiles are in "
+                     "the metrics table; the fluid tier writes none per step); its requests completed per second are "
+                     "those its steps served (usage.npz), each step's spread evenly over it; its time series' rows "
+                     "are its steps' means."]
+    both = figures_section(compare([runs["fluid"], runs["sharded"]]))
+    assert f"A ({html.escape(str(runs['fluid']))}) and B ({html.escape(str(runs['sharded']))}) are fluid-tier " \
+           "runs: each follows" in both
+    assert "No folder has a request table with rows: no latency distributions." in both
+
+
+def test_a_damaged_usage_file_costs_its_panels_only(runs, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(runs["fluid"], bad)
+    (bad / "usage.npz").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(ScenarioError, match="usage.npz"):
+        read_usage_columns(bad)
+    notes: list[str] = []
+    assert read_usages(compare([runs["request"], bad]), notes)[1] is None
+    assert notes == [f"B ({bad}): its usage.npz could not be read (not a NumPy .npz archive fleetsim can read "
+                     "(File is not a zip file)); its compute cost over time is left out, and its requests completed "
+                     "per second"]
+
+
+def test_spreading_over_bins_agrees_with_each_interval_cut_by_hand():
+    rng = np.random.default_rng(5)
+    start = rng.uniform(0, 90, 200)
+    end = start + np.where(rng.random(200) < 0.1, 0.0, rng.uniform(0, 40, 200))
+    amount = rng.uniform(0, 5, 200)
+    edges = np.array([0.0, 7.0, 30.0, 31.0, 64.0, 100.0])
+    by_hand = np.zeros(edges.size - 1)
+    for s, e, a in zip(start, end, amount):
+        for k in range(edges.size - 1):
+            if e > s:
+                by_hand[k] += a * max(0.0, min(e, edges[k + 1]) - max(s, edges[k])) / (e - s)
+            elif edges[k] <= s < edges[k + 1]:
+                by_hand[k] += a
+    np.testing.assert_allclose(spread_sums(start, end, amount, edges), by_hand, rtol=1e-9, atol=1e-9)
