@@ -183,3 +183,12 @@ def test_spreading_over_bins_agrees_with_each_interval_cut_by_hand():
             elif edges[k] <= s < edges[k + 1]:
                 by_hand[k] += a
     np.testing.assert_allclose(spread_sums(start, end, amount, edges), by_hand, rtol=1e-9, atol=1e-9)
+
+
+def test_a_comparison_across_the_tiers_says_so(runs):
+    note = compare([runs["request"], runs["fluid"]]).notes
+    assert note == ["A ran at request level and B in the fluid tier: their differences are the fluid tier's "
+                    "approximation (each step's mean load served through capacity curves measured by short "
+                    "request-level runs: docs/scaling.md, 'What each tier models') as well as their scenarios'"]
+    assert not any("fluid tier" in n for n in compare([runs["fluid"], runs["sharded"]]).notes)
+    assert not any("fluid tier" in n for n in compare([runs["request"], runs["request"]]).notes)
