@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import sim
+import sim.api
 from sim.errors import ScenarioError
 from sim.report.comparison import compare
 from sim.report.comparison_figures import figures_section, read_usages
@@ -37,12 +38,17 @@ STEP = 600.0
 SCALE = 3
 
 
+#: each run's result, by its folder's name (what the terminal prints from)
+RESULTS: dict[str, sim.api.Result] = {}
+
+
 def _run(out: Path, fidelity: str, scale: int = 1) -> Path:
     sc = pool(fidelity, {"process": "poisson", "rate": RHO}, duration=HOUR, step_s=STEP)
     sc["fleet"]["pools"][0]["scale"] = scale
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sim.run(sc).write(out, figures="none")
+        RESULTS[out.name] = sim.run(sc)
+    RESULTS[out.name].write(out, figures="none")
     return out
 
 
@@ -192,3 +198,12 @@ def test_a_comparison_across_the_tiers_says_so(runs):
                     "request-level runs: docs/scaling.md, 'What each tier models') as well as their scenarios'"]
     assert not any("fluid tier" in n for n in compare([runs["fluid"], runs["sharded"]]).notes)
     assert not any("fluid tier" in n for n in compare([runs["request"], runs["request"]]).notes)
+
+
+def test_the_terminal_says_no_preemption_count_the_fluid_summary_does_not_have(runs):
+    from sim.report_text import format_summary
+
+    fluid, request = RESULTS["fluid"], RESULTS["request"]
+    assert fluid.summary["requests"]["preemptions"] is None          # (inside the fluid tier's curves)
+    assert "preemptions" not in format_summary(fluid)
+    assert f"preemptions {request.summary['requests']['preemptions']:,}" in format_summary(request)
