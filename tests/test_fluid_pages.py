@@ -116,22 +116,22 @@ def _drawn(panel, name):
 
 def test_the_fleet_over_time_of_fluid_runs_is_worked_by_hand(runs):
     panels, width, summaries = _chart(runs, "fluid", "sharded")
-    assert width == STEP            # 80 bins of 45 s, but none narrower than a step
+    assert width == 60.0            # 80 bins of 45 s, in round numbers: a step covers ten
     assert list(panels) == ["requests completed per second", "requests waiting", "sequences running",
                             "replicas provisioned", "compute cost per hour"]
     for name, scale in (("fluid", 1), ("sharded", SCALE)):
         x, rate = _drawn(panels["requests completed per second"], name)
-        assert x.tolist() == [STEP * k for k in range(6)]                    # (seconds: an hour's run)
+        assert x.tolist() == [width * k for k in range(60)]                  # (seconds: an hour's run)
         np.testing.assert_allclose(rate, RHO, rtol=1e-9)                      # one shard's, the whole fleet's / 3
         np.testing.assert_allclose(_drawn(panels["sequences running"], name)[1], RHO, rtol=1e-9)
-        assert _drawn(panels["replicas provisioned"], name)[1].tolist() == [1.0] * 6
+        assert _drawn(panels["replicas provisioned"], name)[1].tolist() == [1.0] * 60
         np.testing.assert_allclose(_drawn(panels["compute cost per hour"], name)[1], PRICE * scale, rtol=1e-12)
     for s, name in zip(summaries, ("fluid", "sharded")):                      # the area: the compute cost row
         x, cost = _drawn(panels["compute cost per hour"], name)
-        assert math.fsum(cost * STEP / HOUR) == pytest.approx(s["cost"]["compute_usd"], rel=1e-12)
+        assert math.fsum(cost * width / HOUR) == pytest.approx(s["cost"]["compute_usd"], rel=1e-12)
         assert s["cost"]["compute_usd"] == PRICE * (SCALE if name == "sharded" else 1)
         x, rate = _drawn(panels["requests completed per second"], name)
-        assert math.fsum(rate * STEP) == pytest.approx(s["requests"]["completed"], rel=1e-12)
+        assert math.fsum(rate * width) == pytest.approx(s["requests"]["completed"], rel=1e-12)
 
 
 def test_a_fluid_run_beside_a_request_level_one_draws_what_both_have(runs):
@@ -141,9 +141,16 @@ def test_a_fluid_run_beside_a_request_level_one_draws_what_both_have(runs):
     # the request level's completions counted from its request table, a bin's worth each
     x, rate = _drawn(panels["requests completed per second"], "request")
     assert math.fsum(rate * width) == pytest.approx(summaries[0]["requests"]["completed"], rel=1e-12)
-    # both tiers agree on the load: about rho a second and rho running (the request level's Poisson swings)
-    for title in ("requests completed per second", "sequences running"):
-        assert np.mean(_drawn(panels[title], "request")[1]) == pytest.approx(RHO, rel=0.15)
+    # the bins the request level's minute samples allow (80 samples' span: 80 min / 80), the fluid run's
+    # 10-minute steps drawn over them, not widening them
+    assert width == 60.0
+    x, running = _drawn(panels["sequences running"], "fluid")
+    assert x.tolist() == [width * k for k in range(60)]
+    np.testing.assert_allclose(running, RHO, rtol=1e-9)
+    # the request level's running sequences: its one sample in each minute's bin, as its CSV has them
+    ts = read_timeseries(runs["request"])
+    x, running = _drawn(panels["sequences running"], "request")
+    assert running.tolist() == [float(v) for t, v in zip(ts["time_s"], ts["running"]) if t < HOUR][:len(x)]
 
 
 def test_the_page_says_what_a_fluid_run_lacks_and_why(runs):

@@ -1,6 +1,7 @@
 """The comparison page's fleet over time (``fleetsim compare --html``): every folder's run in bins of one
-round duration (:func:`bin_width`: about 80 over the longest run, none narrower than the time series'
-sampling interval or a fluid run's step), overlaid, one line per folder (:func:`over_time_chart`):
+round duration (:func:`bin_width`: about 80 over the longest run, none narrower than a request-level time
+series' sampling interval; a fluid run's steps, drawn over any bins, widen none), overlaid, one line per
+folder (:func:`over_time_chart`):
 
 * requests completed per second: from the request table where the folder kept every request, else, for
   a fluid-tier run (which keeps no request records), from the requests its steps served
@@ -239,10 +240,12 @@ def over_time_chart(names: Sequence[str], requests: Sequence[dict | None], serie
     steps = [fluid_step(s) for s in summaries]
     end = max(max(e or 0.0, _last(r, "completion_s"), _last(s, "time_s")) for r, s, e in zip(requests, series, ends))
     scale, unit = time_unit(end)
-    spacing = max((float(np.median(np.diff(np.unique(s["time_s"])))) for s in series
-                   if s is not None and np.unique(s["time_s"]).size > 1), default=0.0)
-    spacing = max([spacing, *(s for s in steps if s is not None)])
-    width = bin_width(max(end, spacing * THROUGHPUT_BINS))    # a bin holds at least one sample or step
+    # a bin holds at least one of a request-level run's samples; a fluid run's steps are drawn over any bins
+    # (a bin narrower than a step reads the step's mean), so they widen none: a request-level hour beside a
+    # fluid run of hourly steps keeps its minutes
+    spacing = max((float(np.median(np.diff(np.unique(s["time_s"])))) for s, step in zip(series, steps)
+                   if s is not None and step is None and np.unique(s["time_s"]).size > 1), default=0.0)
+    width = bin_width(max(end, spacing * THROUGHPUT_BINS))
     panels = [Panel(title="requests completed per second", title_pt=10.0, ylabel="req/s"),
               *(Panel(title=title, title_pt=10.0, ylabel=ylabel) for _, title, ylabel in COUNTS)]
     priced = [price_per_gpu_hour(s) if u is not None else None for s, u in zip(summaries, usages)]

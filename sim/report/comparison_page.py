@@ -15,7 +15,7 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
   from its ``requests.csv.gz``, through at most :data:`~sim.report.run_figures.CDF_POINTS`
   order statistics per line), and, when a folder has a ``timeseries.csv``, the fleet over time in
   bins of a round duration (:func:`~sim.report.comparison_figures.bin_width`, about 80 over the longest
-  run, none narrower than the sampling interval or a fluid run's step): completed requests per second
+  run, none narrower than a request-level run's sampling interval): completed requests per second
   (from the request table, or a fluid-tier run's served requests in ``usage.npz``), the means of
   requests waiting, sequences running and replicas provisioned (summed over the pools), and the whole
   fleet's compute cost per hour; the figures are :mod:`sim.report.comparison_figures`' (its names
