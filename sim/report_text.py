@@ -150,7 +150,9 @@ def format_summary(result: "Result") -> str:
                      f"wall {s.get('wall_seconds', 0):.2f} s", f"engine {s.get('engine', '')}"]),
              *fields("requests", [f"arrived {r['arrived']:,}", f"completed {r['completed']:,}",
                                   f"rejected {r['rejected']:,}", f"{left} {r['in_flight']:,}",
-                                  f"preemptions {r.get('preemptions') or 0:,}"]),
+                                  # (the fluid tier's are inside its curves: null in its summary, not said)
+                                  *([] if "preemptions" in r and r["preemptions"] is None
+                                    else [f"preemptions {r.get('preemptions') or 0:,}"])]),
              "",
              f"{'latency (ms)':<14}{'mean':>10}{'p50':>10}{'p90':>10}{'p99':>10}"]
     for k in ("ttft", "tpot", "itl", "e2e", "queue"):

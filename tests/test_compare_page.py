@@ -215,7 +215,7 @@ def test_a_folder_without_a_readable_request_table_keeps_its_columns_with_a_note
     chart = latency_chart(["A", "B"], requests)
     assert [s.label for s in chart.panels[0].series] == ["A"]                 # only A's curve
     over_time, _ = over_time_chart(["A", "B"], requests, series, [DURATION, DURATION])
-    throughput, _, running = over_time.panels
+    throughput, _, running, _ = over_time.panels                              # (and replicas)
     assert [s.label for s in throughput.series if len(s.x)] == ["A"]          # B: no completions to count
     assert [s.label for s in running.series] == ["A", "B"]                    # but its time series is drawn
     assert [s.label for s in throughput.series] == ["A", "B"]                 # and the legend names it

@@ -68,25 +68,28 @@ def request_columns(result: "Result") -> tuple[list[str], list]:
 
 
 def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
-    """The ``timeseries.csv`` columns of ``result``: counts as integers, ``pool`` by name, and
-    ``replicas`` (the mean provisioned over each row's interval) whole where every row's is, with its
-    fraction otherwise (:func:`mean_replicas`)."""
+    """The ``timeseries.csv`` columns of ``result``: ``pool`` by name; ``replicas`` (the mean provisioned
+    over each row's interval) and the counts (``queue_len``, ``central_queue``, ``running``,
+    ``kv_blocks_used``) whole where every row's is, as the request level's samples always are, with their
+    fraction otherwise (:func:`mean_replicas`): a fluid-tier row holds its step's means (1.6 sequences
+    running), which the cast to integers this replaces cut to 1, drawing the fluid tier's figures below
+    its own summary and below the request level's at the same load."""
     ts = np.asarray(result.timeseries, dtype=np.float64).reshape(-1, len(TS_COLUMNS))
     cols: dict[str, np.ndarray | Coded] = {name: ts[:, k] for k, name in enumerate(TS_COLUMNS)}
     cols["pool"] = Coded(ts[:, 1].astype(np.int64), tuple(result.pool_names))
-    for name in ("queue_len", "central_queue", "running", "kv_blocks_used"):
-        cols[name] = cols[name].astype(np.int64)
-    cols["replicas"] = mean_replicas(cols["replicas"])
+    for name in ("replicas", "queue_len", "central_queue", "running", "kv_blocks_used"):
+        cols[name] = mean_replicas(cols[name])
     return cols
 
 
 def mean_replicas(values: np.ndarray) -> np.ndarray:
-    """The ``replicas`` column: the mean replicas provisioned over each row's interval, so that
-    ``sum(replicas * interval)`` is the provisioned replica-seconds the bill counts. Integers when every
-    value is within 1e-9 of a whole number (a fixed fleet, or changes only at the rows' edges), as the
-    column always was; else floats, the whole ones snapped: a replica provisioned 5 minutes into an
-    hourly row reads 1.9166666666666667, where the cast to integers this replaces wrote 1 and the
-    column under-counted the bill (and the replica curve drawn from it lagged a row).
+    """The ``replicas`` column (and the counts' columns, :func:`timeseries_table`): the mean replicas
+    provisioned over each row's interval, so that ``sum(replicas * interval)`` is the provisioned
+    replica-seconds the bill counts. Integers when every value is within 1e-9 of a whole number (a
+    fixed fleet, or changes only at the rows' edges), as the column always was; else floats, the
+    whole ones snapped: a replica provisioned 5 minutes into an hourly row reads 1.9166666666666667,
+    where the cast to integers this replaces wrote 1 and the column under-counted the bill (and the
+    replica curve drawn from it lagged a row).
 
         >>> mean_replicas(np.array([1.0, 2.0, 2.9999999999999996])).tolist()
         [1, 2, 3]

@@ -257,6 +257,25 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def tiers_note(runs: Sequence[RunFolder]) -> str:
+    """What a comparison across the two tiers means, in words; empty when every run is of one tier.
+
+        >>> class R:
+        ...     def __init__(self, engine): self.summary = {"engine": engine}
+        >>> tiers_note([R("fast"), R("fluid")])[:73]
+        'A ran at request level and B in the fluid tier: their differences are the'
+        >>> tiers_note([R("fast"), R("reference")])
+        ''
+    """
+    fluid = [s.summary.get("engine") == "fluid" for s in runs]
+    if all(fluid) or not any(fluid):
+        return ""
+    said = {tier: " and ".join(label(i) for i, f in enumerate(fluid) if f == tier) for tier in (False, True)}
+    return (f"{said[False]} ran at request level and {said[True]} in the fluid tier: their differences are the "
+            f"fluid tier's approximation (each step's mean load served through capacity curves measured by short "
+            f"request-level runs: docs/scaling.md, 'What each tier models') as well as their scenarios'")
+
+
 def compare(folders: Sequence[Path | str]) -> Comparison:
     """Read ``folders`` (the first is the base; the same folder may be given twice) and compare them."""
     runs = [read_run(f) for f in folders]
@@ -283,6 +302,9 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         if overrides:
             scenario["repriced with"] = " ".join(str(o) for o in overrides)
     diff = differences(scenarios)
+    tiers = tiers_note(runs)
+    if tiers:
+        notes.append(tiers)
     load = [key for key, _ in diff if offered_load(key)]
     if load:
         more = f" and {len(load) - 3} more" if len(load) > 3 else ""

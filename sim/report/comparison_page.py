@@ -15,9 +15,12 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
   from its ``requests.csv.gz``, through at most :data:`~sim.report.run_figures.CDF_POINTS`
   order statistics per line), and, when a folder has a ``timeseries.csv``, the fleet over time in
   bins of a round duration (:func:`~sim.report.comparison_figures.bin_width`, about 80 over the longest
-  run, none narrower than the sampling interval): completed requests per second (from the request
-  table), and the mean of the samples of requests waiting and sequences running (summed over the
-  pools); the figures are :mod:`sim.report.comparison_figures`' (its names re-exported here).
+  run, none narrower than a request-level run's sampling interval): completed requests per second
+  (from the request table, or a fluid-tier run's served requests in ``usage.npz``), the means of
+  requests waiting, sequences running and replicas provisioned (summed over the pools), and the whole
+  fleet's compute cost per hour; the figures are :mod:`sim.report.comparison_figures`' (its names
+  re-exported here), the fleet over time :mod:`sim.report.comparison_over_time`'s. A fluid-tier run,
+  which keeps no request records, has every panel but the latency distributions, and a note says so.
 
 A folder whose request table or time series is absent, or damaged (a reader's
 :class:`~sim.errors.ScenarioError`), keeps its columns in the tables and gets a note in place of
@@ -44,12 +47,12 @@ from sim.report.comparison import HISTOGRAM_ERROR, LOAD_RATES, Comparison, label
 from sim.report.comparison_figures import (CAPTIONS, DASHES, LEGEND_WIDTH, REQUEST_FIELDS,  # noqa: F401 (re-exported)
                                            ROUND_SECONDS, THROUGHPUT_BINS, bin_width, binned_means,
                                            completions_per_second, figures_section, fleet_sums, latency_chart,
-                                           legend_name, over_time_chart, read_tables)
+                                           fluid_notes, legend_name, over_time_chart, read_tables, read_usages)
 from sim.report.comparison_words import cell, change_cell, settings
 from sim.report.html_page import Page, escape
 
 #: the files of each folder the page reads (none may be overwritten by it)
-READ_FILES = ("summary.json", "scenario.json", "requests.csv.gz", "requests.csv", "timeseries.csv")
+READ_FILES = ("summary.json", "scenario.json", "requests.csv.gz", "requests.csv", "timeseries.csv", "usage.npz")
 #: metrics (summary keys, or their start) where lower is better, then where higher is; a class's
 #: rows (``classes.<name>.``) are judged as the fleet's
 LOWER_BETTER = ("latency.", "cost.", "requests.rejected", "cashflow.training_cost", "cashflow.energy_cost",

@@ -150,13 +150,20 @@ def _after_end(row: dict) -> bool:
     return flag(row.get("after_horizon"))
 
 
+#: a fluid-tier run's metric rows said as the terminal says them: its ``requests.in_flight`` is the backlog
+#: alone, a request served in a step completed in it (``stability.in_flight_at_end`` counts the running too)
+FLUID_LABELS = {"requests.in_flight": "requests waiting at the end (backlog)"}
+
+
 def metrics_section(summary: dict, costs: bool = False) -> str:
     """The key metrics, per pool and per class tables, and every summary value (collapsed). ``costs``: the
     scenario has no revenue (:func:`~sim.report.cashflow.costs_only`), so its revenue and revenue-share
     rows, zeros all, are left out, said so under the table."""
     band = summary.get("capacity_band")
     hidden = (*ZERO_HIDDEN, *(REVENUE_ROWS if costs else ()))
-    rows = [[label, *_value_unit(summary, key, unit), *([_band_cell(band, key)] if band else [])]
+    fluid = summary.get("engine") == "fluid"
+    rows = [[FLUID_LABELS.get(key, label) if fluid else label, *_value_unit(summary, key, unit),
+             *([_band_cell(band, key)] if band else [])]
             for key, label, unit in RUN_ROWS if value_at(summary, key) is not None
             and not (key in hidden and value_at(summary, key) == 0)]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]

@@ -119,6 +119,47 @@ def read_timeseries(folder: Path | str) -> Columns | None:
     return read_columns(path, numeric=_numeric(TS_COLUMNS), required=("time_s",)) if path.exists() else None
 
 
+#: ``usage.npz``'s members the comparison page reads: the provisioned intervals (GPUs over time) and the
+#: served requests (a fluid-tier run's completions per step)
+USAGE_MEMBERS = ("interval_gpus", "interval_start_s", "interval_end_s", "completion_s", "weight")
+
+
+def read_usage_columns(folder: Path | str, members: Iterable[str] = USAGE_MEMBERS) -> Columns | None:
+    """``members`` of the folder's ``usage.npz`` (only those are read: a request-level run keeps a row
+    per request there), each checked to be a one-dimensional column of finite numbers at least 0, of one
+    length with the members of its kind (``interval_*``, the rest), as fleetsim writes them; ``None``
+    when the folder has none. A damaged file is a :class:`~sim.errors.ScenarioError` naming it."""
+    import zipfile
+
+    path = Path(folder) / "usage.npz"
+    if not path.exists():
+        return None
+    problems, out = [], {}
+    try:
+        with open(path, "rb") as fh:          # numpy would blame pickled data, allow_pickle and trust
+            if fh.read(4) != b"PK\x03\x04":
+                raise ValueError("not a zip file, as a .npz is")
+        with np.load(path, allow_pickle=False) as z:
+            for name in members:
+                if name not in z.files:
+                    problems.append((name, "missing"))
+                    continue
+                v = z[name]
+                if v.ndim != 1 or v.dtype.kind not in "iuf" or not np.isfinite(v).all() or (v < 0).any():
+                    problems.append((name, "not a column of finite numbers at least 0"))
+                else:
+                    out[name] = v.astype(np.float64)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        problems.append(("", f"not a NumPy .npz archive fleetsim can read ({str(exc)[:120]})"))
+    for interval in (True, False):
+        sizes = {v.size for k, v in out.items() if k.startswith("interval_") == interval}
+        if len(sizes) > 1:
+            problems.append(("", f"its {'interval' if interval else 'served'} columns differ in length"))
+    if problems:
+        raise ScenarioError(problems, str(path))
+    return out
+
+
 def request_latencies(req: Columns) -> dict[str, np.ndarray]:
     """Per-request ``ttft``, ``tpot``, ``e2e`` (and ``queue`` if recorded), seconds.
 

@@ -58,6 +58,9 @@ STEMS = ("latency_cdf", "timeseries", "utilization", "cashflow")
 #: time-series panels: column, panel title, y label (all counts)
 SERIES = (("queue_len", "queued requests", "requests"), ("running", "running sequences", "sequences"),
           ("kv_blocks_used", "KV-cache blocks in use", "blocks"), ("replicas", "replicas provisioned", "replicas"))
+#: why a fluid-tier run's page has no latency CDFs
+NO_FLUID_CDF = ("latency CDFs not drawn: a fluid-tier run follows the load as flows in steps and keeps no request "
+                "records; its latency percentiles are in the metrics and per-class tables")
 #: a time series with more points than this per pool is drawn as a min-max band with a mean line
 ENVELOPE_MIN_POINTS = 1_500
 #: columns of that band (about 3 px each on the 10-inch figure)
@@ -111,21 +114,24 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         requests, timeseries, summary, statement, currency = _tables_of(result, requests, timeseries, summary,
                                                                         statement, currency)
     w = _FigureWriter(out, renderer, formats, failures if failures is not None else notes)
+    if summary is None:
+        try:
+            summary = read_summary(out)
+        except Exception:       # a broken summary.json costs only the summary-based figures
+            summary = None
+    step = fluid_step(summary or {})
     req = w.table(requests, lambda folder: read_requests(folder, REQUEST_INPUTS), REQUEST_INPUTS)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
         w.draw("latency_cdf", lambda: latency_cdf_chart(req))
+    elif step:
+        notes.append(NO_FLUID_CDF)
     else:
         notes.append("latency CDFs skipped: no requests.csv.gz with rows")
     ts = w.table(timeseries, read_timeseries)
     if ts is not None and "time_s" in ts and ts["time_s"].size:
-        w.draw("timeseries", lambda: timeseries_chart(ts))
+        w.draw("timeseries", lambda: timeseries_chart(ts, step))
     else:
         notes.append("time-series figure skipped: no timeseries.csv with rows")
-    if summary is None:
-        try:
-            summary = read_summary(out)
-        except Exception:       # a broken summary.json costs only the summary-based bars
-            summary = None
     if _pool_utilization(summary) or (ts is not None and "busy_frac" in ts and ts["busy_frac"].size):
         w.draw("utilization", lambda: utilization_chart(ts, summary))
     else:
@@ -249,6 +255,30 @@ def _per_request(req: dict[str, np.ndarray], key: str) -> np.ndarray:
         return np.where(n > 1, (req["completion_s"] - req["first_token_s"]) / (n - 1), np.nan)
 
 
+def fluid_step(summary: Mapping[str, Any]) -> float | None:
+    """A fluid-tier run's step (``fidelity.step_s``, whose rows its time series holds: each the means
+    over the step it ends), ``None`` for a request-level run (rows sampled at their times).
+
+        >>> fluid_step({"engine": "fluid", "fidelity": {"step_s": 3600.0}}), fluid_step({"engine": "fast"})
+        (3600.0, None)
+    """
+    fid = summary.get("fidelity")
+    if summary.get("engine") != "fluid" or not isinstance(fid, dict):
+        return None
+    step = fid.get("step_s")
+    return float(step) if isinstance(step, (int, float)) and step > 0 else None
+
+
+def step_starts(t: np.ndarray, step_s: float) -> np.ndarray:
+    """The start of the fluid step each row at ``t`` ends (the grid's: whole steps from 0, the last cut
+    at the run's end).
+
+        >>> step_starts(np.array([3600.0, 7200.0, 9000.0]), 3600.0).tolist()
+        [0.0, 3600.0, 7200.0]
+    """
+    return np.maximum(np.ceil(np.asarray(t, dtype=np.float64) / step_s - 1e-9) - 1.0, 0.0) * step_s
+
+
 def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     pool = ts.get("pool")
     if pool is None:
@@ -267,7 +297,10 @@ def time_unit(end_s: float) -> tuple[float, str]:
     return (86400.0, "days") if end_s > 3 * 86400 else (3600.0, "hours") if end_s > 3 * 3600 else (1.0, "seconds")
 
 
-def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
+def timeseries_chart(ts: dict[str, np.ndarray], step_s: float | None = None) -> Chart:
+    """The time-series figure: a panel per column of :data:`SERIES`, a line per pool. ``step_s``: a fluid-tier
+    run's step, whose rows hold each step's means, drawn over the step each ends (from its start, the last
+    held to its end), not from its end a step late, on ticks that need not be whole."""
     present = [spec for spec in SERIES if spec[0] in ts]
     rows = max(len(present), 1)
     scale, unit = time_unit(float(np.nanmax(ts["time_s"])))
@@ -276,16 +309,17 @@ def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
     shown = distinct_shortened(name for name, _ in pools)
     panels = []
     for key, title, ylabel in present:
-        panel = Panel(title=f"{title}, {where}", title_pt=10.0, ylabel=ylabel, yinteger=True)
+        mean = ", mean per step" if step_s else ""
+        panel = Panel(title=f"{title}{mean}, {where}", title_pt=10.0, ylabel=ylabel, yinteger=not step_s)
         top = 0.0
         for i, (name, mask) in enumerate(pools):
-            x, y = ts["time_s"][mask] / scale, ts[key][mask]
-            panel.series += _time_series(x, y, f"C{i}", figure_text(shown[name]))
+            x, y = _over_steps(ts["time_s"][mask], ts[key][mask], step_s)
+            panel.series += _time_series(x / scale, y, f"C{i}", figure_text(shown[name]))
             top = max(top, float(np.nanmax(y)) if np.isfinite(y).any() else 0.0)
         if key == "queue_len" and "central_queue" in ts and np.nanmax(ts["central_queue"]) > 0:
             first = pools[0][1]    # fleet-wide value, repeated on every pool's rows
-            panel.series += _time_series(ts["time_s"][first] / scale, ts["central_queue"][first], "k",
-                                         "central queue (fleet)", dash="--")
+            x, y = _over_steps(ts["time_s"][first], ts["central_queue"][first], step_s)
+            panel.series += _time_series(x / scale, y, "k", "central queue (fleet)", dash="--")
             top = max(top, float(np.nanmax(ts["central_queue"])))
             panel.legend = "inside"
         panel.ylim = (0.0, max(top * 1.08, 1.0))      # counts from zero; a flat line sits at its value
@@ -296,6 +330,14 @@ def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
         panels[-1].xlabel = f"simulated time ({unit})"
     return Chart(panels, width_in=10.0, height_in=2.3 * rows + 0.6, margins=(0.85, 0.15, 0.5, 0.3),
                  rows=rows, hspace_in=0.38, sharex=True)
+
+
+def _over_steps(t: np.ndarray, v: np.ndarray, step_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """A pool's rows as a step line draws them: sampled rows at their times; a fluid run's from the start
+    of each step, the last value held to the last row's end."""
+    if not step_s or not t.size:
+        return t, v
+    return np.append(step_starts(t, step_s), t[-1]), np.append(v, v[-1])
 
 
 def _time_series(x: np.ndarray, y: np.ndarray, colour: str, label: str, dash: str = "") -> list[Series]:
