@@ -289,6 +289,7 @@ def _guarded(module, args: argparse.Namespace, source: str) -> int:
     else (a bug: rerun with ``FLEETSIM_DEBUG=1`` for the traceback); 130: interrupted.
     """
     from sim.errors import InputError, ScenarioError, printable
+    from sim.paths import too_long
 
     def say(text: str) -> None:
         print(printable(text), file=sys.stderr)
@@ -307,6 +308,9 @@ def _guarded(module, args: argparse.Namespace, source: str) -> int:
         if os.environ.get("FLEETSIM_DEBUG") or isinstance(exc, SystemExit):
             raise
         where = getattr(exc, "filename", None) or source
+        if isinstance(exc, OSError) and where and (long := too_long(where)) is not None:   # ENAMETOOLONG
+            say(f"{where}: {long}")
+            return 2
         kind = _KINDS.get(type(exc).__name__) or next(
             (text for cls, text in _CAUSES if isinstance(exc, cls)), None)
         detail = str(exc)[:300]

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from sim.errors import InputError
-from sim.paths import followed
+from sim.paths import followed, too_long
 
 #: the file saying which command a result folder belongs to, written before its first point runs
 OWNER_FILE = "command.json"
@@ -31,6 +31,8 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     it leads. Leaves nothing behind."""
     if str(out) == "":
         raise InputError(f"{option}: give a folder name")
+    if (long := too_long(out)) is not None:
+        raise InputError(f"{option}: {out}: {long}")
     try:
         real = followed(out)
     except OSError:

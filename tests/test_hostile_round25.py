@@ -82,3 +82,48 @@ def test_a_key_no_enclosing_block_has_gets_no_such_word(tmp_path, capsys, key, s
     path = _scenario(tmp_path, sc)
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{path}: fleet.pools.0.{key}: {said}"]
+
+
+# ------------------------------------------------------------------ a path too long for the file system
+_LONG = "b" * 300                   # past NAME_MAX, 255 bytes on Linux file systems
+_SAID = "a name in it is 300 bytes long ('" + "b" * 40 + "'...): the file system takes names of at most 255"
+
+
+@pytest.mark.parametrize("command", [["run"], ["sweep", "--grid", "seed=1,2"],
+                                     ["plan", "--vary", "fleet.pools.0.replicas=1..2"], ["saturation"]])
+def test_an_out_folder_name_too_long_is_said_so_not_a_looping_link(tmp_path, capsys, command):
+    """``--out`` with a 300-byte name was 'is a symbolic link that loops (it never leads to a folder)': any
+    ``OSError`` of following a link was taken for ``ELOOP``; here it was ``ENAMETOOLONG``."""
+    path = _scenario(tmp_path)
+    out = tmp_path / _LONG
+    assert _main([command[0], str(path), *command[1:], "--out", str(out)]) == 2
+    assert _err(capsys) == [f"--out: {out}: {_SAID}"]
+
+
+def test_a_scenario_or_result_path_too_long_is_said_with_the_limit_not_as_oserror(tmp_path, capsys):
+    """The scenario of ``validate``, the folder of ``report`` and ``reprice`` and a folder of ``compare`` were
+    'cannot read or write a file (OSError: [Errno 36] File name too long: ...)'."""
+    long = tmp_path / _LONG
+    assert _main(["validate", f"{long}.yaml"]) == 2
+    assert _err(capsys) == [f"{long}.yaml: " + _SAID.replace("300 bytes", "305 bytes")]
+    for argv in (["report", str(long)], ["reprice", str(long)]):
+        assert _main(argv) == 2
+        assert _err(capsys) == [f"{long}: {_SAID}"]
+
+
+def test_a_path_past_path_max_is_said_with_its_length(tmp_path, capsys):
+    deep = tmp_path.joinpath(*["c" * 200] * 25)     # names within NAME_MAX, 5,000 bytes and more in all
+    path = _scenario(tmp_path)
+    assert _main(["run", str(path), "--out", str(deep)]) == 2
+    length = len(str(deep).encode())
+    assert _err(capsys) == [f"--out: {deep}: it is {length:,} bytes long: the file system takes paths of at most 4,095"]
+
+
+def test_an_output_file_name_too_long_is_said_so(tmp_path, capsys):
+    """``calibrate --out`` names a file to write (as ``compare --html`` and ``--out`` do): it was 'cannot read or
+    write a file (OSError: [Errno 36] File name too long: ...)'."""
+    long = tmp_path / f"{_LONG}.html"
+    said = _SAID.replace("300 bytes", "305 bytes")
+    argv = ["calibrate", "examples/calibration_points.csv", "--gpu", "h100-sxm", "--model", "llama-3-8b", "--out"]
+    assert _main([*argv, str(long)]) == 2
+    assert _err(capsys) == [f"--out: {long}: {said}"]
