@@ -127,3 +127,15 @@ def test_an_output_file_name_too_long_is_said_so(tmp_path, capsys):
     argv = ["calibrate", "examples/calibration_points.csv", "--gpu", "h100-sxm", "--model", "llama-3-8b", "--out"]
     assert _main([*argv, str(long)]) == 2
     assert _err(capsys) == [f"--out: {long}: {said}"]
+
+
+# ------------------------------------------------------------------ a start past the calendar
+def test_a_start_past_the_last_year_is_said_at_start_not_at_a_minute_long_duration(tmp_path, capsys):
+    """``start: 9999-12-31`` with ``duration: 60`` was 'duration: runs past the year 9000 from start 9999-12-31
+    (got 60 s)': the minute was blamed for the date."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", "start=9999-12-31"]) == 2
+    assert _err(capsys) == [f"{path}: start: must be in the year 9000 or before, where the calendar of the cash flows "
+                            "ends (got 9999-12-31)"]
+    assert _main(["validate", str(path), "--set", "start=9000-12-31", "--set", "duration=2d"]) == 2
+    assert _err(capsys) == [f"{path}: duration: runs past the year 9000 from start 9000-12-31 (got 172800 s)"]
