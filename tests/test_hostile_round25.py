@@ -139,3 +139,16 @@ def test_a_start_past_the_last_year_is_said_at_start_not_at_a_minute_long_durati
                             "ends (got 9999-12-31)"]
     assert _main(["validate", str(path), "--set", "start=9000-12-31", "--set", "duration=2d"]) == 2
     assert _err(capsys) == [f"{path}: duration: runs past the year 9000 from start 9000-12-31 (got 172800 s)"]
+
+
+# ------------------------------------------------------------------ a range of durations
+@pytest.mark.parametrize("command", [["plan", "--vary"], ["sweep", "--grid"]])
+def test_a_range_of_durations_says_to_list_them(tmp_path, capsys, command):
+    """``--vary duration=1m..5m`` was read as one value: 'duration: expected a duration such as ... (got
+    '1m..5m')', which says nothing of ranges being whole numbers."""
+    path = _scenario(tmp_path)
+    assert _main([command[0], str(path), command[1], "duration=1m..5m", "--out", str(tmp_path / "o")]) == 2
+    assert _err(capsys) == [f"{command[1]}: duration: malformed range '1m..5m': a range LOW..HIGH is of whole numbers, "
+                            "not durations: list the durations to try, such as 1m,5m; allowed: comma-separated values "
+                            "such as 4,8,16, or an inclusive range of whole numbers LOW..HIGH such as 1..64"]
+    assert not (tmp_path / "o").exists()
