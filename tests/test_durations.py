@@ -66,6 +66,8 @@ def test_what_was_read_before_is_read_the_same(text, seconds):
     ("1:30", "a clock reading is not a duration, 1:30 being 1 h 30 min or 1 min 30 s (got '1:30'): write '1h30m' "
              "or '1m30s'"),
     ("1:30:00", "a clock reading is not a duration (got '1:30:00'): write '1h30m'"),
+    ("30:00", "a clock reading is not a duration, 30:00 being 30 h 0 min or 30 min 0 s (got '30:00'): write '30h' "
+              "or '30m'"),
     (dt.time(0, 0, 30), "a clock reading is not a duration (got 00:00:30 (a time of day)): write '30s'"),
     ("10 parsecs", "expected a duration such as 3600, '90s', '30m', '2h30m' or '7d'; 'parsecs' is not a unit of "
                    "time, which are us, ms, s, m, h, d, w (got '10 parsecs')"),

@@ -146,8 +146,9 @@ def _problem(text: str, body: str) -> str:
     if clock:
         h, m, s = clock.groups()
         if s is None:
-            return (f"a clock reading is not a duration, {body} being {int(h)} h {int(m)} min or {int(h)} min "
-                    f"{int(m)} s (got {got}): write '{int(h)}h{int(m)}m' or '{int(h)}m{int(m)}s'")
+            a, b = int(h), int(m)
+            return (f"a clock reading is not a duration, {body} being {a} h {b} min or {a} min {b} s (got {got}): "
+                    f"write {_written(a, b, 0)!r} or {_written(0, a, b)!r}")
         return _clock_problem(got, int(h), int(m), float(s))
     if re.match(r"[pP](?:[0-9]|[tT][0-9]|[tT]?$)", body):
         return f"expected {DURATION}, or ISO 8601's such as 'PT2H30M' or 'P1DT12H' (got {got})"
@@ -170,5 +171,9 @@ def _problem(text: str, body: str) -> str:
 
 def _clock_problem(got: str, h: int, m: int, s: float) -> str:
     """A clock reading ``h:m:s`` where a duration goes, with the duration to write."""
-    said = "".join(f"{n:g}{u}" for n, u in ((h, "h"), (m, "m"), (s, "s")) if n) or "0s"
-    return f"a clock reading is not a duration (got {got}): write {said!r}"
+    return f"a clock reading is not a duration (got {got}): write {_written(h, m, s)!r}"
+
+
+def _written(h: int, m: int, s: float) -> str:
+    """Hours, minutes and seconds as a duration's text, without the parts that are 0 (``30m``, not ``0h30m0s``)."""
+    return "".join(f"{n:g}{u}" for n, u in ((h, "h"), (m, "m"), (s, "s")) if n) or "0s"
