@@ -152,3 +152,15 @@ def test_a_range_of_durations_says_to_list_them(tmp_path, capsys, command):
                             "not durations: list the durations to try, such as 1m,5m; allowed: comma-separated values "
                             "such as 4,8,16, or an inclusive range of whole numbers LOW..HIGH such as 1..64"]
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------ a file named with a line break
+def test_a_scenario_named_with_a_line_break_is_one_line_of_error(tmp_path, capsys):
+    """The file's name was printed as it is, its line break splitting the one problem over two lines."""
+    sc = hc._small()
+    sc["duration"] = "2h30"
+    path = tmp_path / "a\nb.yaml"
+    path.write_text(__import__("yaml").safe_dump(sc))
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{tmp_path}/a\\x0ab.yaml: duration: expected a duration such as 3600, '90s', '30m', "
+                            "'2h30m' or '7d': each number needs its unit, in us, ms, s, m, h, d, w (got '2h30')"]
