@@ -164,3 +164,14 @@ def test_a_scenario_named_with_a_line_break_is_one_line_of_error(tmp_path, capsy
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{tmp_path}/a\\x0ab.yaml: duration: expected a duration such as 3600, '90s', '30m', "
                             "'2h30m' or '7d': each number needs its unit, in us, ms, s, m, h, d, w (got '2h30')"]
+
+
+# ------------------------------------------------------------------ a byte not UTF-8 in a mapping on the command line
+def test_a_byte_not_utf8_in_a_mapping_given_with_set_is_said_as_the_byte(tmp_path, capsys):
+    """``--set 'workload.arrival={process: trace, path: <0xff>.csv}'`` from a terminal in Latin-1: YAML refused the
+    byte and the text was kept, so the message was 'must be a mapping of keys to values', of a mapping. A plain
+    value with such a byte was already said as the byte."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", "workload.arrival={process: trace, path: \udcff.csv}"]) == 2
+    assert _err(capsys) == [f"{path}: workload.arrival: got '{{process: trace, path: \\udcff.csv}}', whose byte 0xff "
+                            "is not UTF-8 (the terminal passed another encoding): write it in UTF-8"]

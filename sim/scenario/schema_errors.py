@@ -310,10 +310,10 @@ def _message(err: dict, loc: list[Any], raw: Any, toml: bool = False) -> str:
             type(got).__name__, f"a {type(got).__name__}")
         return f"the key {got} reads as {kind}, not a name; every key is text: quote it if it is meant as one"
     if typ == "string_unicode" and isinstance(got, str):     # a byte not in UTF-8, as Python keeps it (\udce9)
-        bad = next((c for c in got if "\ud800" <= c <= "\udfff"), "\ud800")
-        what = (f"byte 0x{ord(bad) - 0xdc00:02x} is not UTF-8 (the terminal passed another encoding)"
-                if ord(bad) >= 0xdc80 else f"U+{ord(bad):04X} is half of a pair, not a character")
-        return f"got {ascii(got)[:60]}, whose {what}: write it in UTF-8"
+        return _not_utf8(got)
+    if (typ in ("model_type", "dict_type", "model_attributes_type") and isinstance(got, str)
+            and any("\ud800" <= c <= "\udfff" for c in got)):      # ({path: \xff.csv} on the command line:
+        return _not_utf8(got)                                      # YAML refused the byte, the text was kept)
     if typ == "string_too_short":
         return f"must not be empty (got {_fmt_got(got)})"
     if typ == "string_too_long" and isinstance(got, str):
@@ -331,6 +331,18 @@ def _message(err: dict, loc: list[Any], raw: Any, toml: bool = False) -> str:
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
     return msg
+
+
+def _not_utf8(got: str) -> str:
+    r"""For text holding a byte that is not UTF-8, as Python keeps it (``\udcff``), the byte.
+
+        >>> _not_utf8("na\udcffme")
+        "got 'na\\udcffme', whose byte 0xff is not UTF-8 (the terminal passed another encoding): write it in UTF-8"
+    """
+    bad = next((c for c in got if "\ud800" <= c <= "\udfff"), "\ud800")
+    what = (f"byte 0x{ord(bad) - 0xdc00:02x} is not UTF-8 (the terminal passed another encoding)"
+            if ord(bad) >= 0xdc80 else f"U+{ord(bad):04X} is half of a pair, not a character")
+    return f"got {ascii(got)[:60]}, whose {what}: write it in UTF-8"
 
 
 def _length_hint(loc: list[Any], got: Any) -> str:
