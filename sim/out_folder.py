@@ -88,6 +88,20 @@ def _a_result(folder: Path) -> bool:
     return (folder / "scenario.json").is_file() and any((folder / f).is_file() for f in RESULT_FILES)
 
 
+def result_file_problem(path: str | Path) -> str | None:
+    """Why a file written at ``path`` would break a result (``None``: it would not): it is one of the files of
+    the result in its folder (:func:`sim.metrics.output.result_files`: ``summary.json``, a figure), which
+    ``fleetsim compare --out results/b/summary.json`` wrote over with a comparison."""
+    from sim.metrics.output import result_files
+
+    real = Path(os.path.realpath(path))
+    for folder in (real.parent, real.parent.parent):
+        if _a_result(folder) and real in {Path(os.path.realpath(f)) for f in result_files(folder)}:
+            return (f"it is a file of the result in {folder}, which writing it would replace; name a file outside "
+                    f"the result's folder")
+    return None
+
+
 def check_result_folder(out: Path, by: str = "run", option: str = "--out") -> None:
     """Refuse, before the run, an existing result folder ``out`` the result cannot be written into
     without loss: one not writable, or holding a folder where a result's file goes or a file where its

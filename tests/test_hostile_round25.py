@@ -175,3 +175,25 @@ def test_a_byte_not_utf8_in_a_mapping_given_with_set_is_said_as_the_byte(tmp_pat
     assert _main(["validate", str(path), "--set", "workload.arrival={process: trace, path: \udcff.csv}"]) == 2
     assert _err(capsys) == [f"{path}: workload.arrival: got '{{process: trace, path: \\udcff.csv}}', whose byte 0xff "
                             "is not UTF-8 (the terminal passed another encoding): write it in UTF-8"]
+
+
+# ------------------------------------------------------------------ an output file inside another result
+def test_compare_out_over_a_file_of_another_result_is_refused_and_the_file_kept(tmp_path, capsys):
+    """``fleetsim compare a a --out b/summary.json`` wrote the comparison over the summary of the result in b, a
+    folder not compared (only the compared folders' files were kept from it); ``calibrate --out`` the same."""
+    path = _scenario(tmp_path)
+    for name in ("a", "b"):
+        assert _main(["run", str(path), "--out", str(tmp_path / name), "--quiet", "--figures", "none"]) == 0
+    capsys.readouterr()
+    summary = tmp_path / "b" / "summary.json"
+    before = summary.read_bytes()
+    a = str(tmp_path / "a")
+    for argv, flag in ((["compare", a, a, "--out", str(summary)], "--out"),
+                       (["compare", a, a, "--html", str(summary)], "--html"),
+                       (["calibrate", "examples/calibration_points.csv", "--gpu", "h100-sxm", "--model", "llama-3-8b",
+                         "--out", str(summary)], "--out")):
+        assert _main(argv) == 2
+        assert _err(capsys) == [f"{flag}: {summary}: it is a file of the result in {tmp_path / 'b'}, which writing it "
+                                "would replace; name a file outside the result's folder"]
+    assert summary.read_bytes() == before
+    assert _main(["compare", a, a, "--out", str(tmp_path / "b" / "comparison.json")]) == 0    # beside it: fine
