@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 from sim.errors import printable
-from sim.override_hints import check_overrides, override_hint
+from sim.override_hints import check_overrides, override_hint, split_hint
 
 COMMANDS = {
     "run": "simulate a scenario and print its summary",
@@ -148,6 +148,8 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         hint = override_hint(self.argv, self)
+        if not hint and message.startswith("unrecognized arguments: "):     # --set duration=1h 30m
+            hint = split_hint(self.argv, message.removeprefix("unrecognized arguments: ").split())
         message += self._what_is_missing(message) + ("" if hint in message else hint)
         self.exit(2, usage_error(self.prog, message, _terminal_width()) + "\n")
 

@@ -197,3 +197,14 @@ def test_compare_out_over_a_file_of_another_result_is_refused_and_the_file_kept(
                                 "would replace; name a file outside the result's folder"]
     assert summary.read_bytes() == before
     assert _main(["compare", a, a, "--out", str(tmp_path / "b" / "comparison.json")]) == 0    # beside it: fine
+
+
+# ------------------------------------------------------------------ a --set value the shell split
+@pytest.mark.parametrize("command", [["validate"], ["run"], ["sweep", "--grid", "seed=1,2"]])
+def test_a_set_value_split_at_its_space_says_to_quote_it(tmp_path, capsys, command):
+    """``--set duration=1h 30m`` (a compound duration with a space, unquoted) was 'unrecognized arguments: 30m'."""
+    path = _scenario(tmp_path)
+    assert _main([command[0], str(path), *command[1:], "--set", "duration=1h", "30m"]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: 30m (the shell split the value at its space: write --set 'duration=1h 30m', in " \
+           "quotes)" in err and "Traceback" not in err
