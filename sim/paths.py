@@ -99,9 +99,9 @@ def too_long(path: str | Path) -> str | None:
     ``None`` when it is not. Every call on such a path failed, and was said as a looping link or as
     ``OSError: [Errno 36]``.
 
-        >>> too_long("/tmp/" + "x" * 300)
+        >>> too_long("results/" + "x" * 300)
         "a name in it is 300 bytes long ('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'...): the file system takes names of at most 255"
-        >>> too_long("/tmp/x") is None
+        >>> too_long("results/run") is None
         True
     """
     raw = os.fsencode(path)
