@@ -208,3 +208,12 @@ def test_a_set_value_split_at_its_space_says_to_quote_it(tmp_path, capsys, comma
     err = capsys.readouterr().err
     assert "unrecognized arguments: 30m (the shell split the value at its space: write --set 'duration=1h 30m', in " \
            "quotes)" in err and "Traceback" not in err
+
+
+def test_a_latency_bound_written_as_a_compound_duration_says_the_seconds(tmp_path, capsys):
+    """``--constraint 'latency.e2e.p99<=1m30s'`` said only 'bound must be a number'; ``2s`` already had the hint."""
+    path = _scenario(tmp_path)
+    assert _main(["plan", str(path), "--vary", "fleet.pools.0.replicas=1..2", "--constraint",
+                  "latency.e2e.p99<=1m30s"]) == 2
+    assert _err(capsys) == ["--constraint: latency.e2e.p99: bound must be a number (got '1m30s'); latencies are in "
+                            "seconds: write 90"]
