@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 from sim.errors import printable
-from sim.override_hints import check_overrides, override_hint
+from sim.override_hints import check_overrides, override_hint, split_hint
 
 COMMANDS = {
     "run": "simulate a scenario and print its summary",
@@ -148,6 +148,8 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         hint = override_hint(self.argv, self)
+        if not hint and message.startswith("unrecognized arguments: "):     # --set duration=1h 30m
+            hint = split_hint(self.argv, message.removeprefix("unrecognized arguments: ").split())
         message += self._what_is_missing(message) + ("" if hint in message else hint)
         self.exit(2, usage_error(self.prog, message, _terminal_width()) + "\n")
 
@@ -289,6 +291,7 @@ def _guarded(module, args: argparse.Namespace, source: str) -> int:
     else (a bug: rerun with ``FLEETSIM_DEBUG=1`` for the traceback); 130: interrupted.
     """
     from sim.errors import InputError, ScenarioError, printable
+    from sim.paths import too_long
 
     def say(text: str) -> None:
         print(printable(text), file=sys.stderr)
@@ -307,6 +310,9 @@ def _guarded(module, args: argparse.Namespace, source: str) -> int:
         if os.environ.get("FLEETSIM_DEBUG") or isinstance(exc, SystemExit):
             raise
         where = getattr(exc, "filename", None) or source
+        if isinstance(exc, OSError) and where and (long := too_long(where)) is not None:   # ENAMETOOLONG
+            say(f"{where}: {long}")
+            return 2
         kind = _KINDS.get(type(exc).__name__) or next(
             (text for cls, text in _CAUSES if isinstance(exc, cls)), None)
         detail = str(exc)[:300]

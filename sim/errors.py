@@ -40,7 +40,8 @@ class ScenarioError(Exception):
             s.yaml: model.hf_config: c.json: a: required
             s.yaml: model.hf_config: c.json: b: required
         """
-        return "\n".join(f"{self.source}: {path}: {line}" if path else f"{self.source}: {line}"
+        source = printable(str(self.source), keep="")     # (a file named with a line break: still one line)
+        return "\n".join(f"{source}: {path}: {line}" if path else f"{source}: {line}"
                          for path, msg in self.problems for line in (msg.splitlines() or [""]))
 
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from sim.errors import InputError
-from sim.paths import followed
+from sim.paths import followed, too_long
 
 #: the file saying which command a result folder belongs to, written before its first point runs
 OWNER_FILE = "command.json"
@@ -31,6 +31,8 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     it leads. Leaves nothing behind."""
     if str(out) == "":
         raise InputError(f"{option}: give a folder name")
+    if (long := too_long(out)) is not None:
+        raise InputError(f"{option}: {out}: {long}")
     try:
         real = followed(out)
     except OSError:
@@ -84,6 +86,20 @@ def _a_result(folder: Path) -> bool:
     except (OSError, ValueError, AttributeError, RecursionError):
         pass
     return (folder / "scenario.json").is_file() and any((folder / f).is_file() for f in RESULT_FILES)
+
+
+def result_file_problem(path: str | Path) -> str | None:
+    """Why a file written at ``path`` would break a result (``None``: it would not): it is one of the files of
+    the result in its folder (:func:`sim.metrics.output.result_files`: ``summary.json``, a figure), which
+    ``fleetsim compare --out results/b/summary.json`` wrote over with a comparison."""
+    from sim.metrics.output import result_files
+
+    real = Path(os.path.realpath(path))
+    for folder in (real.parent, real.parent.parent):
+        if _a_result(folder) and real in {Path(os.path.realpath(f)) for f in result_files(folder)}:
+            return (f"it is a file of the result in {folder}, which writing it would replace; name a file outside "
+                    f"the result's folder")
+    return None
 
 
 def check_result_folder(out: Path, by: str = "run", option: str = "--out") -> None:

@@ -1,5 +1,6 @@
 """An override written wrong on the ``fleetsim`` command line, and what to write instead: ``--set KEY VALUE`` (a
-space where the ``=`` goes) and a ``KEY=VALUE`` word without its ``--set``, which argparse takes for the scenario
+space where the ``=`` goes), ``--set KEY=VALUE`` with a value the shell split at a space (``duration=1h 30m``)
+and a ``KEY=VALUE`` word without its ``--set``, which argparse takes for the scenario
 or for an unrecognized argument. :mod:`sim.cli` adds :func:`override_hint` to argparse's errors and refuses a
 command line argparse took whole but read wrong (:func:`check_overrides`).
 """
@@ -79,3 +80,20 @@ def set_hint(argv: list[str]) -> str:
     """
     pair = set_pair(argv)
     return "" if pair is None else f" (--set takes KEY=VALUE as one word: write --set {pair[0]}={pair[1]})"
+
+
+def split_hint(argv: list[str], unrecognized: list[str]) -> str:
+    """For ``--set KEY=VALUE`` whose value the shell split at a space (``--set duration=1h 30m``: argparse calls
+    ``30m`` one of the ``unrecognized`` words), the quotes to write.
+
+        >>> split_hint(["run", "s.yaml", "--set", "duration=1h", "30m"], ["30m"])
+        " (the shell split the value at its space: write --set 'duration=1h 30m', in quotes)"
+        >>> split_hint(["run", "s.yaml", "--set", "seed=3", "--json"], ["--json"]), split_hint(["run", "--set", "a=3"], [])
+        ('', '')
+    """
+    for i, word in enumerate(argv[:-1]):
+        value = word[len("--set="):] if word.startswith("--set=") else argv[i + 1] if word == "--set" else None
+        rest = argv[i + 1] if word.startswith("--set=") else argv[i + 2] if i + 2 < len(argv) else None
+        if value and "=" in value and rest in unrecognized and not rest.startswith("-") and "=" not in rest:
+            return f" (the shell split the value at its space: write --set '{value} {rest}', in quotes)"
+    return ""

@@ -93,6 +93,40 @@ def loop_message(path: str | Path, link: str | Path, fix: str) -> str:
     return f"{path}: {on_the_way}a symbolic link that loops (following it never reaches a file or folder); {fix}"
 
 
+def too_long(path: str | Path) -> str | None:
+    """Why the file system refuses ``path`` as too long (``ENAMETOOLONG``), with the lengths it takes
+    (``NAME_MAX`` and ``PATH_MAX`` of the nearest folder that exists, else Linux's 255 and 4,096 bytes);
+    ``None`` when it is not. Every call on such a path failed, and was said as a looping link or as
+    ``OSError: [Errno 36]``.
+
+        >>> too_long("results/" + "x" * 300)
+        "a name in it is 300 bytes long ('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'...): the file system takes names of at most 255"
+        >>> too_long("results/run") is None
+        True
+    """
+    raw = os.fsencode(path)
+    longest = max(raw.split(b"/"), key=len)
+    name_max, path_max = _limits(Path(path))
+    if len(longest) > name_max:
+        name = os.fsdecode(longest)
+        return (f"a name in it is {len(longest):,} bytes long ({name[:40]!r}{'...' if len(name) > 40 else ''}): the "
+                f"file system takes names of at most {name_max:,}")
+    if len(raw) >= path_max:
+        return f"it is {len(raw):,} bytes long: the file system takes paths of at most {path_max - 1:,}"
+    return None
+
+
+def _limits(path: Path) -> tuple[int, int]:
+    """``NAME_MAX`` and ``PATH_MAX`` of the nearest folder above ``path`` that exists (Linux's 255 and 4,096
+    where none answers)."""
+    for folder in path.absolute().parents:
+        try:
+            return os.pathconf(folder, "PC_NAME_MAX"), os.pathconf(folder, "PC_PATH_MAX")
+        except (OSError, ValueError):
+            continue
+    return 255, 4096
+
+
 def output_file_problem(path: str | Path, inputs: Sequence[str | Path | None] = ()) -> str | None:
     """Why a file cannot be written at ``path`` (``None``: it can): it is one of ``inputs`` (the files the
     command reads, which writing it would replace), a folder, or its folder is missing or a file.
@@ -101,6 +135,8 @@ def output_file_problem(path: str | Path, inputs: Sequence[str | Path | None] = 
         (True, 'it is the input file /tmp/../tmp/x.yaml, which writing it would replace; name another file')
     """
     p = Path(path)
+    if (long := too_long(p)) is not None:
+        return long
     link = looping_link(p)
     if link is not None:
         return loop_message(p, link, "name another file").removeprefix(f"{p}: ")

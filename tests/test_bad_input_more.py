@@ -509,7 +509,8 @@ LONG = "x" * 20_000
 
 
 @pytest.mark.parametrize("override, starts", [
-    (f"duration={LONG}", "duration: expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got 'xxx"),
+    (f"duration={LONG}", "duration: expected a duration such as 3600, '90s', '30m', '2h30m' or '7d', in units us, "
+                         "ms, s, m, h, d, w (got 'xxx"),
     (f"fleet.pools.0.gpu={LONG}", "fleet.pools.0.gpu: unknown GPU 'xxx"),
     (f"model={LONG}", "model: unknown model 'xxx"),
     (f"workload.arrival.process={LONG}", "workload.arrival: unknown process 'xxx"),

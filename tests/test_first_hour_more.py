@@ -53,8 +53,8 @@ def test_the_slo_takes_a_time_with_its_unit_as_a_class_slo_does():
 
 
 @pytest.mark.parametrize("override,line", [
-    ("fleet.pools.0.batching.timeout_s=20ms",
-     "fleet.pools.0.batching.timeout_s: must be a number (got '20ms'); the field is in seconds: write 0.02"),
+    ("perf.cpu_per_token_s=20ms",
+     "perf.cpu_per_token_s: must be a number (got '20ms'); the field is in seconds: write 0.02"),
     ("perf.cpu_per_seq_s=3us", "perf.cpu_per_seq_s: must be a number (got '3us'); the field is in seconds: write 3e-06"),
 ])
 def test_a_time_with_a_unit_in_a_seconds_field_says_the_number(capsys, override, line):

@@ -144,7 +144,7 @@ def test_impossible_date_names_the_field(tmp_path, capsys):
     (("fleet", "pools", 0, "batching", "max_num_seqs"), False,
      "fleet.pools.0.batching.max_num_seqs: must be a whole number, not false"),
     (("workload", "arrival", "rate"), False, "workload.arrival.rate: must be a number, not false"),
-    (("duration",), True, "duration: must be a duration such as 3600, '90s', '30m', '1h' or '7d', not true"),
+    (("duration",), True, "duration: must be a duration such as 3600, '90s', '30m', '2h30m' or '7d', not true"),
 ])
 def test_booleans_are_not_numbers(where, value, expected):
     sc = scenario()

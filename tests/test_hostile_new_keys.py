@@ -233,7 +233,7 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
     (["perf.model=roofline", "perf.kernel_factors.elementwise_bw_fraction=0"],
      "perf.kernel_factors.elementwise_bw_fraction: must be a fraction in (0, 1] (got 0.0)"),
     (["perf.model=roofline", "perf.kernel_factors.decode_attention_floor_s=true"],
-     "perf.kernel_factors.decode_attention_floor_s: must be a duration such as 3600, '90s', '30m', '1h' or '7d', "
+     "perf.kernel_factors.decode_attention_floor_s: must be a duration such as 3600, '90s', '30m', '2h30m' or '7d', "
      "not true"),
     (["perf.model=roofline", "perf.kernel_factors.floor=1"],
      "perf.kernel_factors.floor: unknown key 'floor'; allowed: attention_bw_fraction, attention_flops_fraction, "

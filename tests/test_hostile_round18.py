@@ -409,13 +409,13 @@ def test_a_date_or_time_where_a_duration_goes_is_said_as_written(tmp_path, capsy
     Python's ``datetime.date(2025, 1, 1)`` and ``datetime.time(7, 32)``."""
     path = _scenario(tmp_path)
     assert _main(["validate", str(path), "--set", "duration=2025-01-01"]) == 2
-    assert _err(capsys) == [f"{path}: duration: expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got "
-                            "2025-01-01 (a date))"]
+    assert _err(capsys) == [f"{path}: duration: expected a duration such as 3600, '90s', '30m', '2h30m' or '7d', "
+                            "in units us, ms, s, m, h, d, w (got 2025-01-01 (a date))"]
     toml = tmp_path / "s.toml"
     toml.write_text('name = "t"\nduration = 07:32:00\n')
     assert _main(["validate", str(toml)]) == 2
-    assert f"{toml}: duration: expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got 07:32:00 (a time " \
-           "of day))" in _err(capsys)
+    assert f"{toml}: duration: a clock reading is not a duration (got 07:32:00 (a time of day)): write '7h32m'" \
+           in _err(capsys)
 
 
 # ------------------------------------------------------------------ a sweep folder with a broken file

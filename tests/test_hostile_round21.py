@@ -311,11 +311,13 @@ def test_a_run_on_the_last_day_of_the_last_year_with_a_share_is_taken(tmp_path, 
                                 "(got 172800 s; at most 8.28e+04 s from start 9000-12-31 and duration 3600 s)")
 
 
-def test_a_run_past_the_last_year_is_said_once_at_its_duration(tmp_path, capsys):
-    """From 9999-12-31 the duration runs past the year 9000; each agreement's lag of 0 s was refused beside it."""
+def test_a_run_past_the_last_year_is_said_once_at_its_start(tmp_path, capsys):
+    """From 9999-12-31 the run is past the year 9000; each agreement's lag of 0 s was refused beside it. The
+    start is at fault, not the hour's duration (said at ``duration`` before)."""
     path = _money(tmp_path, [{"name": "a", "rate": 0.2, "base": ["api"]}])
     assert _main(["validate", str(path), "--set", "start=9999-12-31"]) == 2
-    assert _err(capsys) == [f"{path}: duration: runs past the year 9000 from start 9999-12-31 (got 3600 s)"]
+    assert _err(capsys) == [f"{path}: start: must be in the year 9000 or before, where the calendar of the cash flows "
+                            "ends (got 9999-12-31)"]
 
 
 

@@ -232,7 +232,7 @@ def test_a_trace_rate_scale_out_of_range_is_refused(tmp_path, capsys, value, sai
 # ------------------------------------------------------------------ fluid.step, waiting rooms, patience, PP
 @pytest.mark.parametrize("step,said", [
     (0, "must be > 0 (got 0)"),
-    ("100y", "expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got '100y')"),
+    ("100y", "a year has no one length (got '100y'): write days, such as '30d' or '365d'"),
     (1e-9, "implies 3,600,000,000,000 fluid steps over duration 3600 s (at most 1,000,000): use a step of at "
            "least 0.0036 s; pass --allow-large to run it anyway"),
 ])
@@ -258,7 +258,8 @@ def test_a_waiting_room_that_is_negative_fractional_a_switch_or_huge_is_refused(
 
 @pytest.mark.parametrize("value,said", [
     (0, "must be > 0 (got 0)"),
-    ("abc", "expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got 'abc')"),
+    ("abc", "expected a duration such as 3600, '90s', '30m', '2h30m' or '7d', in units us, ms, s, m, h, d, w "
+            "(got 'abc')"),
 ])
 def test_a_patience_of_zero_or_no_duration_is_refused(tmp_path, capsys, value, said):
     sc = hc._small()

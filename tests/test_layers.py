@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
      "sim.scenario.gpu_catalog", "sim.scenario.model_catalog", "sim.scenario.catalog_fields",
      "sim.scenario.workload", "sim.scenario.perf", "sim.scenario.economics",
      "sim.scenario.architecture", "sim.scenario.hf_config", "sim.scenario.schedulers",
-     "sim.scenario.safe_yaml", "sim.scenario.safe_text", "sim.scenario.yaml_tabs"),
+     "sim.scenario.safe_yaml", "sim.scenario.safe_text", "sim.scenario.yaml_tabs", "sim.scenario.durations"),
     ("sim.workload", "sim.perf", "sim.economics"),                         # pure domain models
     ("sim.scenario",),                                                     # loading, cross-layer checks
     ("sim.metrics",),                                                      # records, summaries, schema

@@ -190,12 +190,13 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """``--out`` and ``--table-out`` name files that can be written, neither an input nor each other
     (each was written over in silence, the points file included)."""
     from sim.errors import InputError
+    from sim.out_folder import result_file_problem
     from sim.paths import output_file_problem
 
     inputs = [args.points, args.vidur_mlp, args.vidur_attention]
     for flag, path in (("--out", args.out), ("--table-out", args.table_out)):
         if path is not None:
-            problem = output_file_problem(path, inputs)
+            problem = output_file_problem(path, inputs) or result_file_problem(path)
             if problem:
                 raise InputError(f"{flag}: {path}: {problem}")
             inputs.append(path)

@@ -36,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from sim.errors import InputError, printable
+    from sim.out_folder import result_file_problem
     from sim.paths import output_file_problem
     from sim.planning.table import jsonable, terminal_width, write_json
     from sim.report.comparison import compare
@@ -50,11 +51,11 @@ def main(args: argparse.Namespace) -> int:
 
     kept = result_files(folders)
     if args.out is not None:
-        problem = output_file_problem(args.out, kept)
+        problem = output_file_problem(args.out, kept) or result_file_problem(args.out)     # (another result's too)
         if problem:
             raise InputError(f"--out: {args.out}: {problem}")
     if args.html is not None:
-        problem = output_file_problem(args.html, kept)
+        problem = output_file_problem(args.html, kept) or result_file_problem(args.html)
         if problem is None and args.out is not None and os.path.realpath(args.out) == os.path.realpath(args.html):
             problem = "it is the --out file too; name another file"
         if problem:

@@ -20,6 +20,7 @@ import math
 import re
 
 from sim.metrics.names import unit_of
+from sim.scenario.durations import parse_duration
 
 _RE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*([^<>=\s]\S*)\s*$")
 
@@ -28,20 +29,21 @@ class ConstraintError(ValueError):
     """A malformed constraint string."""
 
 
-_TIME = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(us|ms|s|min|m|h)")
-_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
-
-
 def _seconds(metric: str, written: str) -> str:
-    """For a bound with a time unit on a metric in seconds, the number to write instead.
+    """For a bound with a time unit on a metric in seconds (``500ms``, ``1m30s``: a duration as a scenario writes
+    one), the number to write instead.
 
         >>> _seconds("latency.ttft.p99", "500ms"), _seconds("slo.attainment", "500ms"), _seconds("latency.e2e.p99", "x")
         ('; latencies are in seconds: write 0.5', '', '')
+        >>> _seconds("latency.e2e.p99", "1m30s")
+        '; latencies are in seconds: write 90'
     """
-    m = _TIME.fullmatch(written.strip())
-    if m is None or unit_of(metric) != "s":
+    if unit_of(metric) != "s":
         return ""
-    return f"; latencies are in seconds: write {float(m.group(1)) * _TIME_UNITS[m.group(2)]:g}"
+    try:
+        return f"; latencies are in seconds: write {parse_duration(written):g}"
+    except ValueError:
+        return ""
 
 
 _LOOSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*(\S.*?)\s*$")

@@ -201,7 +201,7 @@ def _bad_range(value: str, joint: bool, alone: bool) -> str | None:
         return None
     lo, hi = m.group(1), m.group(2)
     if not (_NUMBER_RE.match(lo) or _NUMBER_RE.match(hi)):
-        return None
+        return _duration_range(lo, hi) if alone and not joint else None
     if joint:
         return "a joint knob takes listed values only (no ranges)"
     if not alone:
@@ -211,6 +211,22 @@ def _bad_range(value: str, joint: bool, alone: bool) -> str | None:
     wrong = [f"{name} is {text!r}" if text else f"{name} is missing" for name, text in (("LOW", lo), ("HIGH", hi))
              if not re.fullmatch(r"-?\d+", text)]
     return f"LOW and HIGH must be whole numbers written in digits ({', '.join(wrong)})"
+
+
+def _duration_range(lo: str, hi: str) -> str | None:
+    """For a range of durations with units (``1m..5m``, read as one value that is no duration), the values
+    to list instead; ``None`` when ``lo`` and ``hi`` are no durations (``../traces/a.csv`` is a value).
+
+        >>> _duration_range("1m", "5m"), _duration_range("", "/traces/a.csv")
+        ('a range LOW..HIGH is of whole numbers, not durations: list the durations to try, such as 1m,5m', None)
+    """
+    from sim.scenario.durations import parse_duration
+
+    try:
+        parse_duration(lo), parse_duration(hi)
+    except ValueError:
+        return None
+    return f"a range LOW..HIGH is of whole numbers, not durations: list the durations to try, such as {lo},{hi}"
 
 
 def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]], name: str = "grid") -> list[Knob]:

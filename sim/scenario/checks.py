@@ -126,7 +126,12 @@ def _run_problems(sc) -> list[tuple[str, str]]:
         if last_day.year > LAST_YEAR:
             raise OverflowError
     except OverflowError:
-        problems.append(("duration", f"runs past the year {LAST_YEAR} from start {sc.start.isoformat()} (got {sc.duration:g} s)"))
+        if sc.start.year > LAST_YEAR:       # (not the duration's fault: 60 s from 9999-12-31 'ran past 9000')
+            problems.append(("start", f"must be in the year {LAST_YEAR} or before, where the calendar of the cash "
+                                      f"flows ends (got {sc.start.isoformat()})"))
+        else:
+            problems.append(("duration", f"runs past the year {LAST_YEAR} from start {sc.start.isoformat()} "
+                                         f"(got {sc.duration:g} s)"))
     samples = sc.duration / sc.metrics.interval
     if samples > 5e6 and not problems:     # a duration past the last year is said once, not as rows too
         rows = f"{samples:,.0f}" if samples < 1e15 else f"{samples:.3g}"       # (1e-300 s: not 300 digits)

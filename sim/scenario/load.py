@@ -258,7 +258,7 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
     try:
         scenario = Scenario.model_validate(_resolve_hf_configs(data, Path(base_dir)))
     except ValidationError as exc:
-        problems = validation_problems(exc, data)
+        problems = validation_problems(exc, data, toml=str(source).lower().endswith(".toml"))
         if check:
             problems += problems_past_schema(exc, data, source, base_dir)
         raise ScenarioError(problems, source) from None

@@ -1,6 +1,7 @@
 """The scenario schema: one pydantic model per block, the single source of truth for names and units.
 
-Times are seconds (durations also accept ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``), money is USD.
+Times are seconds (durations also accept ``"90s"``, ``"30m"``, ``"2h30m"``, ``"7d"``: :mod:`sim.scenario.durations`),
+money is USD.
 Blocks owned by other layers are imported from their modules (``workload``, ``perf``,
 ``economics``); this module holds the top level, the fleet and the engine options::
 
@@ -69,7 +70,7 @@ class Batching(Strict):
         0.0, ge=0, lt=100, description="admit new prompts in an iteration only while more than this percentage of "
                                        "the KV blocks is free (ROCm vLLM's VLLM_SCHED_PREFILL_KVC_FREEPCT); 0: always")
     batch_size: int | None = Field(None, ge=1, le=MAX_COUNT, description="static policy: requests per batch")
-    timeout_s: float | None = Field(None, ge=0, description="static policy: max wait to fill a batch")
+    timeout_s: Duration | None = Field(None, ge=0, description="static policy: max wait to fill a batch")
 
     @model_validator(mode="before")
     @classmethod

@@ -203,6 +203,38 @@ def _elsewhere(loc: Sequence[Any], raw: Any) -> str:
     return f"; did you mean {' or '.join(found)}?" if 0 < len(found) <= 2 else ""
 
 
+def _outer_key(loc: Sequence[Any], raw: Any, toml: bool) -> str:
+    """For a key written inside a block whose enclosing block has it (``duration`` under a pool: the YAML
+    indented one step too far, or in TOML a key written after a ``[[fleet.pools]]`` header, which makes it
+    the pool's), where it belongs; the same name elsewhere in the file was said as ``did you mean duration?``.
+
+        >>> _outer_key(["fleet", "pools", 0, "duration"], {"fleet": {"pools": [{}]}}, False)
+        '; duration is a key of the top level, not of fleet.pools.0'
+        >>> _outer_key(["workload", "arrival", "output_tokens"], {"workload": {"arrival": {}}}, True)
+        '; output_tokens is a key of workload, not of workload.arrival (in TOML a key belongs to the [table] header above it: move it under [workload])'
+        >>> _outer_key(["fleet", "pools", 0, "batching", "replicas"], {"fleet": {"pools": [{"batching": {}}]}}, True)
+        '; replicas is a key of fleet.pools.0, not of fleet.pools.0.batching (in TOML a key belongs to the [table] header above it: move it under [[fleet.pools]])'
+        >>> _outer_key(["fleet", "pools", 0, "gpus"], {"fleet": {"pools": [{}]}}, False)
+        ''
+    """
+    name, here = str(loc[-1]), _block_of(list(loc[:-1]), raw)
+    for i in range(len(loc) - 2, -1, -1):
+        if isinstance(loc[i], int):
+            continue                # (a list, whose item is the block)
+        outer = _block_of(list(loc[:i]), raw)
+        if outer is here or not (isinstance(outer, type) and issubclass(outer, BaseModel)):
+            continue
+        if name in (f.alias or n for n, f in outer.model_fields.items()):
+            where = ".".join(map(str, loc[:i]))
+            block = ".".join(map(str, loc[:-1]))
+            header = ".".join(str(p) for p in loc[:i] if not isinstance(p, int))
+            header = f"[[{header}]]" if i and isinstance(loc[i - 1], int) else f"[{header}]"
+            toml_note = (f" (in TOML a key belongs to the [table] header above it: move it "
+                         f"{f'under {header}' if where else 'above the first header'})") if toml else ""
+            return f"; {name} is a key of {where or 'the top level'}, not of {block}{toml_note}"
+    return ""
+
+
 def _near_key(name: str, allowed: list[str]) -> str:
     """`` (did you mean X?)`` for an unknown key one slip from an allowed one (difflib ratio at least 0.75:
     ``gpu_hour_us`` 22/23, ``commit`` for ``commit_usd`` 12/16), not for a key that only shares a prefix
@@ -223,7 +255,7 @@ def _shape(path: Sequence[str]) -> tuple[str, ...]:
     return tuple("#" if p.isdigit() else p for p in path)
 
 
-def _message(err: dict, loc: list[Any], raw: Any) -> str:
+def _message(err: dict, loc: list[Any], raw: Any, toml: bool = False) -> str:
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}
     got = err.get("input")
@@ -235,6 +267,8 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         allowed = _allowed_keys(loc, raw)
         base = f"unknown key {given(str(loc[-1]))}" if loc else "unknown key"
         elsewhere = _elsewhere(loc, raw)
+        if len(loc) > 1 and elsewhere in ("", f"; did you mean {loc[-1]}?"):   # (not 'did you mean seed?' of seed)
+            elsewhere = _outer_key(loc, raw, toml) or elsewhere
         near = _near_key(str(loc[-1]), allowed) if loc and allowed and not elsewhere else ""
         return base + near + (f"; allowed: {', '.join(allowed)}" if allowed else "") + elsewhere
     if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
@@ -276,10 +310,10 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
             type(got).__name__, f"a {type(got).__name__}")
         return f"the key {got} reads as {kind}, not a name; every key is text: quote it if it is meant as one"
     if typ == "string_unicode" and isinstance(got, str):     # a byte not in UTF-8, as Python keeps it (\udce9)
-        bad = next((c for c in got if "\ud800" <= c <= "\udfff"), "\ud800")
-        what = (f"byte 0x{ord(bad) - 0xdc00:02x} is not UTF-8 (the terminal passed another encoding)"
-                if ord(bad) >= 0xdc80 else f"U+{ord(bad):04X} is half of a pair, not a character")
-        return f"got {ascii(got)[:60]}, whose {what}: write it in UTF-8"
+        return _not_utf8(got)
+    if (typ in ("model_type", "dict_type", "model_attributes_type") and isinstance(got, str)
+            and any("\ud800" <= c <= "\udfff" for c in got)):      # ({path: \xff.csv} on the command line:
+        return _not_utf8(got)                                      # YAML refused the byte, the text was kept)
     if typ == "string_too_short":
         return f"must not be empty (got {_fmt_got(got)})"
     if typ == "string_too_long" and isinstance(got, str):
@@ -297,6 +331,18 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
     return msg
+
+
+def _not_utf8(got: str) -> str:
+    r"""For text holding a byte that is not UTF-8, as Python keeps it (``\udcff``), the byte.
+
+        >>> _not_utf8("na\udcffme")
+        "got 'na\\udcffme', whose byte 0xff is not UTF-8 (the terminal passed another encoding): write it in UTF-8"
+    """
+    bad = next((c for c in got if "\ud800" <= c <= "\udfff"), "\ud800")
+    what = (f"byte 0x{ord(bad) - 0xdc00:02x} is not UTF-8 (the terminal passed another encoding)"
+            if ord(bad) >= 0xdc80 else f"U+{ord(bad):04X} is half of a pair, not a character")
+    return f"got {ascii(got)[:60]}, whose {what}: write it in UTF-8"
 
 
 def _length_hint(loc: list[Any], got: Any) -> str:
@@ -325,8 +371,9 @@ def _name_or_mapping(errors: list[dict]) -> set[tuple]:
             and str(e["loc"][-1]).startswith("dict[") and tuple(e["loc"])[:-1] in text}
 
 
-def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]]:
-    """Translate a pydantic error into ``(field.path, message)`` pairs (deduplicated)."""
+def validation_problems(exc: ValidationError, raw: dict, toml: bool = False) -> list[tuple[str, str]]:
+    """Translate a pydantic error into ``(field.path, message)`` pairs (deduplicated); ``toml``: ``raw`` was
+    read from TOML, whose tables a message may name."""
     out: list[tuple[str, str]] = []
     seen = set()
     errors = exc.errors(include_url=False)
@@ -342,7 +389,7 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
         if err.get("type") == "invalid_key" and loc:     # (pydantic's loc holds the key's repr: datetime.date(...))
             loc[-1] = str(err.get("input"))
         path = ".".join(clipped(printable(str(p), keep="")) for p in loc)     # a key with a line break: one line
-        msg = _message(err, loc, raw)
+        msg = _message(err, loc, raw, toml)
         if (path, msg) not in seen:
             seen.add((path, msg))
             out.append((path, msg))

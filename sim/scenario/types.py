@@ -1,20 +1,8 @@
-"""Shared field types for the scenario schema: durations, dates, strict base model.
-
-Durations accept a number of seconds or a string with a unit::
-
-    >>> parse_duration("90s"), parse_duration("30m"), parse_duration("1h"), parse_duration("7d")
-    (90.0, 1800.0, 3600.0, 604800.0)
-
-A sign is read as written, so that the field's own bound says what is allowed (YAML reads
-``-1e-6``, without a dot, as text)::
-
-    >>> parse_duration("-5m"), parse_duration("-1e-6")
-    (-300.0, -1e-06)
-"""
+"""Shared field types for the scenario schema: durations (read by :mod:`sim.scenario.durations`), dates,
+names, strict base model."""
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import re
 from typing import Annotated, Any
 
@@ -22,10 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from sim.errors import given
-
-_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
-
+from sim.scenario.durations import DURATION, parse_duration  # noqa: F401 - the field types' names, importable here
 
 MAX_COUNT = 2**53
 #: the longest name of a scenario, pool or request class: a label for titles and tables, not a document
@@ -73,7 +58,6 @@ arithmetic of the work estimate and the memory plan instead of being named at th
 
 WHOLE_NUMBER = "a whole number"
 NUMBER = "a number"
-DURATION = "a duration such as 3600, '90s', '30m', '1h' or '7d'"
 
 
 def not_a_boolean(kind: str, value: bool) -> str:
@@ -86,30 +70,9 @@ def not_a_boolean(kind: str, value: bool) -> str:
     return f"must be {kind}, not {str(value).lower()}"
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a string such as ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
-    if isinstance(value, bool):
-        raise ValueError(not_a_boolean(DURATION, value))
-    if isinstance(value, (int, float)):
-        try:
-            v = float(value)
-        except OverflowError:       # an integer of hundreds of digits (YAML reads one whole)
-            raise ValueError(f"must be at most 1.8e308 s, a float's largest (got {given(value)})") from None
-    elif isinstance(value, str):
-        m = _DURATION_RE.match(value)
-        if not m:
-            raise ValueError(
-                f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {given(value)})")
-        v = float(m.group(1)) * _UNITS[m.group(2) or "s"]
-    else:
-        raise ValueError(f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {given(value)})")
-    if not math.isfinite(v):
-        raise ValueError(f"must be a finite duration (got {given(value)})")
-    return v
-
-
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""A duration in seconds; YAML may write ``3600``, ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
+"""A duration in seconds; YAML may write ``3600``, ``"90s"``, ``"30m"``, ``"2h30m"``, ``"7d"``
+(:mod:`sim.scenario.durations`)."""
 
 
 def calendar_day(value: Any) -> Any:

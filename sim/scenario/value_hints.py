@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sim.io import reads_as_number
+from sim.scenario.durations import parse_duration
 from sim.scenario.types import MAX_COUNT
 
 
@@ -35,25 +36,24 @@ def digits_hint(got: Any) -> str:
     return f"; YAML reads {got.strip()} as text: write {int(value)}"
 
 
-_SECONDS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-
-
 def seconds_hint(loc: Sequence[Any], got: Any) -> str:
-    """For a time with a unit (``500ms``) in a field whose name ends ``_s`` (a number of seconds), the
-    number to write instead.
+    """For a time with a unit (``500ms``, ``1m30s``) in a field whose name ends ``_s`` (a number of seconds,
+    such as a CPU time per token, which takes no unit), the number to write instead.
 
         >>> seconds_hint(["slo", "ttft_s"], "500ms"), seconds_hint(["x", "think_time_s"], "2 min")
         ('; the field is in seconds: write 0.5', '; the field is in seconds: write 120')
+        >>> seconds_hint(["perf", "cpu_per_seq_s"], "1m30s"), seconds_hint(["perf", "cpu_per_seq_s"], "250us")
+        ('; the field is in seconds: write 90', '; the field is in seconds: write 0.00025')
         >>> seconds_hint(["workload", "arrival", "rate"], "5s"), seconds_hint(["slo", "ttft_s"], "soon")
         ('', '')
     """
-    if not loc or not str(loc[-1]).endswith("_s") or not isinstance(got, str):
+    if not loc or not str(loc[-1]).endswith("_s") or not isinstance(got, str) or reads_as_number(got):
         return ""
-    m = re.fullmatch(r"\s*([0-9.]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Zµ]+)\s*", got)
-    if m is None or m.group(2).lower() not in _SECONDS or not reads_as_number(m.group(1)):
+    try:
+        value = parse_duration(got)
+    except ValueError:
         return ""
-    value = float(m.group(1)) * _SECONDS[m.group(2).lower()]
-    return f"; the field is in seconds: write {value:g}" if math.isfinite(value) else ""
+    return f"; the field is in seconds: write {value:g}"
 
 
 _NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
