@@ -10,6 +10,7 @@ object per setting::
 
     python benchmarks/fluid_reading_noise.py
     python benchmarks/fluid_reading_noise.py --scenario scenarios/diurnal_week.yaml --repeat 9
+    python benchmarks/fluid_reading_noise.py --repeat 3 --set workload.arrival.mean_rate=20 fleet.pools.0.autoscale.max=400
 
 ``BENCHMARKS.md`` ("The fluid autoscaler's reading noise") records the numbers.
 """
@@ -30,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default=str(SCENARIO))
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="scenario overrides, e.g. a larger pool")
     a = ap.parse_args(argv)
     for noise in (False, True):
-        over = {"fidelity": "fluid", "fluid.reading_noise": noise}
+        over = [*a.set, "fidelity=fluid", f"fluid.reading_noise={str(noise).lower()}"]
         sim.run(a.scenario, overrides=over)                     # warm: the curve's cache, imports
         cpu = []
         for _ in range(a.repeat):

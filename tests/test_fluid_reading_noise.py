@@ -76,6 +76,22 @@ def test_the_covariance_at_lag_zero_is_the_variance_of_min_n_n():
     assert float(min_cov(m, n, np.array([0.0]))[0]) == pytest.approx(0.0, abs=1e-12)   # independent
 
 
+@pytest.mark.parametrize("m, n", [(0.4, 1), (2.4, 4), (6.0, 5), (12.0, 20)])
+def test_the_covariance_is_the_sum_over_the_shared_and_the_own_counts(m, n):
+    """``N(0) = A + B``, ``N(tau) = A + B'``, three independent Poisson counts: the covariance of
+    ``min(., n)`` enumerated over all three (another path than the survival sums)."""
+    from scipy.stats import poisson
+    k = np.arange(80)
+    for rho in (0.15, 0.5, 0.9):
+        pa, pb = poisson.pmf(k, m * rho), poisson.pmf(k, m * (1.0 - rho))
+        f = np.minimum(k[:, None, None] + k[None, :, None], n)          # a + b
+        g = np.minimum(k[:, None, None] + k[None, None, :], n)          # a + b'
+        joint = pa[:, None, None] * pb[None, :, None] * pb[None, None, :]
+        mean = float((joint * f).sum())
+        want = float((joint * f * g).sum()) - mean * mean
+        assert float(min_cov(m, n, np.array([rho]))[0]) == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
 def test_residual_share_is_the_gamma_stationary_excess():
     """``rho(tau) = integral_tau^inf P(T > u) du / E[T]``, integrated numerically from the gamma's
     survival function (another path than the incomplete-gamma closed form)."""

@@ -318,6 +318,9 @@ def settled_replicas(kind: str, target: float, lo: int, hi: int, curve, rate_rps
         return lo
     if kind == "load_factor":
         return int(min(max(math.ceil(rate_rps * s_each / target - 1e-9), lo), hi))
+    if z and kind == "utilization":      # at or above the expected value's answer: search up from it
+        return _gallop(lambda n: _metric(kind, curve, rate_rps, n, backlog, s_each, z, window_s) <= target,
+                       settled_replicas(kind, target, lo, hi, curve, rate_rps, backlog, s_each), hi)
     a, b = max(lo, 1), hi
     if _metric(kind, curve, rate_rps, b, backlog, s_each, z, window_s) > target:
         return hi
@@ -349,6 +352,34 @@ def noisy_reading(cfg, step_s: float | None) -> tuple[float, float, float]:
     interval = float(cfg.interval)
     k, w = readings(step_s, interval, float(cfg.cooldown))
     return z_largest(k), z_largest(w), interval
+
+
+def _gallop(ok: Callable[[int], bool], a: int, hi: int) -> int:
+    """The smallest ``n`` in ``[a, hi]`` with ``ok(n)`` (``hi`` if none), ``ok`` false then true as ``n``
+    grows: steps of 1, 2, 4, ... from ``a``, then bisection of the last one, so an answer ``d`` above
+    ``a`` costs about ``2 log2(d)`` reads (a noisy reading's answer is usually ``a`` or ``a + 1``).
+
+        >>> _gallop(lambda n: n >= 7, 3, 100), _gallop(lambda n: n >= 3, 3, 100), _gallop(lambda n: False, 3, 9)
+        (7, 3, 9)
+    """
+    if a >= hi or ok(a):
+        return min(a, hi)
+    bad, step = a, 1
+    while True:
+        b = min(bad + step, hi)
+        if ok(b):
+            break
+        if b >= hi:
+            return hi
+        bad, step = b, 2 * step
+    lo_, top = bad + 1, b
+    while lo_ < top:
+        mid = (lo_ + top) // 2
+        if ok(mid):
+            top = mid
+        else:
+            lo_ = mid + 1
+    return lo_
 
 
 def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, replicas: Replicas, t: float,
