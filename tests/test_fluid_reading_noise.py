@@ -54,7 +54,7 @@ def _window_means(lam: float, mean_t: float, cv2: float, n: int, window: float, 
     (1, 0.6, 20.0, 1.0, 300.0),      # one replica: busy 1{N >= 1}, exponential times
     (4, 0.6, 20.0, 0.6, 300.0),      # diurnal_week's pool at 0.45 requests/s: N crosses n
     (3, 1.2, 5.0, 0.0, 60.0),        # fixed times: N mostly at n
-    (200, 0.3, 10.0, 0.5, 300.0),    # n far past N: min(N, n) = N
+    (200, 0.3, 10.0, 0.5, 60.0),     # n far past N: min(N, n) = N
 ])
 def test_reading_variance_is_the_mg_inf_processes(n, load, mean_t, cv2, window):
     """Sample variance of 3,000 simulated readings against the closed form, within 4 standard errors
@@ -165,8 +165,7 @@ def _load_factor_readings(monkeypatch, n: int, rate: float, interval: float) -> 
         seen.append(read(self, t))
         return seen[-1]
     monkeypatch.setattr(autoscaler.Autoscaler, "_load_factor", recorded)
-    sc = _fixed_pool("least_outstanding", n, rate / n)
-    sc.update(duration=5 * 3600)
+    sc = _fixed_pool("random", n, rate / n)
     sc["fleet"]["pools"][0]["autoscale"] = {"metric": "load_factor", "target": 0.9, "interval": interval,
                                            "min": n, "max": n}
     sim.run(copy.deepcopy(sc))
@@ -177,9 +176,11 @@ def _load_factor_readings(monkeypatch, n: int, rate: float, interval: float) -> 
 
 
 def test_the_load_factor_readings_scatter_as_a_compound_poisson_count(monkeypatch):
-    """Relative SD of 288 one-minute readings against ``sqrt((1 + cv_X^2) / (lambda W))``, within 4
-    standard errors of a sample SD (4.2 %). Measured: 2 replicas at 4 requests/s, 0.0788 run, 0.0828
-    formula; with ``cv_X^2`` from a fresh draw of the workload's tokens, 3 at 9/s, 0.0516 and 0.0553,
-    and 1 at 1/s over 5 minutes, 0.0726 and 0.0740 (56 readings)."""
-    got, want, count = _load_factor_readings(monkeypatch, 2, 4.0, 60.0)
+    """Relative SD of 229 one-minute readings against ``sqrt((1 + cv_X^2) / (lambda W))``, within 4
+    standard errors of a sample SD (4.7 %), on the pool whose busy share is checked above (its curve
+    measured once). Measured: 3 replicas at 3 requests/s, 0.0856 run, 0.0957 formula; 2 least
+    outstanding at 4/s over 5 hours, 0.0788 and 0.0828; with ``cv_X^2`` from a fresh draw of the
+    workload's tokens, 3 at 9/s, 0.0516 and 0.0553, and 1 at 1/s over 5 minutes, 0.0726 and 0.0740 (56
+    readings). The formula is 2-12 % above every run, a bias these checks leave unexplained."""
+    got, want, count = _load_factor_readings(monkeypatch, 3, 3.0, 60.0)
     assert want == pytest.approx(got, rel=4.0 / math.sqrt(2.0 * (count - 1)))
