@@ -8,7 +8,9 @@ rate per replica: on ``n`` replicas (:func:`sim.fluid.busy.busy_on`, ``new``) an
 share as it was read before (``old``). ``--week`` adds ``diurnal_week`` itself in both tiers (hourly
 fluid steps): replicas per hour (mean), GPU-hours and the run's busy share, with the HPA's tolerance
 band and without (``tolerance: 0``); ``--steady`` the same autoscaled pool at constant Poisson loads for
-9 h in both tiers, its mean replicas after the first hour. One JSON object per line::
+9 h in both tiers, its mean replicas after the first hour; ``--mean-reading``: the fluid autoscaler on
+the metric's expected value, not its readings' noise (``fluid.reading_noise: false``). One JSON object
+per line::
 
     python benchmarks/fluid_busy_spread.py                        # 2 routers x 4 counts x 4 rates
     python benchmarks/fluid_busy_spread.py --router least_outstanding --replicas 3 --rates 0.1 --week
@@ -38,6 +40,9 @@ def fixed(base: dict, router: str, n: int, per_rps: float) -> dict:
     return sc
 
 
+FLUID = {"fidelity": "fluid"}      # --mean-reading adds fluid.reading_noise: false
+
+
 def week(tolerance: float | None) -> list[dict]:
     import numpy as np
 
@@ -46,7 +51,7 @@ def week(tolerance: float | None) -> list[dict]:
     over = {} if tolerance is None else {"fleet.pools.0.autoscale.tolerance": tolerance}
     out = []
     for tier in ("request", "fluid"):
-        res = sim.run(str(SCENARIO), overrides={**over, **({"fidelity": "fluid"} if tier == "fluid" else {})})
+        res = sim.run(str(SCENARIO), overrides={**over, **(FLUID if tier == "fluid" else {})})
         ts = res.timeseries
         if tier == "fluid":
             per_hour = ts[:, 2]
@@ -69,7 +74,7 @@ def steady(base: dict, rate: float) -> dict:
     sc.update(duration=9 * 3600, warmup=3600)
     out = {"steady_rate": rate}
     for tier in ("request", "fluid"):
-        ts = sim.run(copy.deepcopy(sc), overrides={"fidelity": "fluid"} if tier == "fluid" else {}).timeseries
+        ts = sim.run(copy.deepcopy(sc), overrides=FLUID if tier == "fluid" else {}).timeseries
         out[tier] = round(float(ts[ts[:, 0] > 3600, 2].mean()), 3)
     return out
 
@@ -88,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", nargs="+", type=float, default=[0.05, 0.1, 0.2, 0.3], help="requests/s per replica")
     ap.add_argument("--week", action="store_true", help="also diurnal_week in both tiers")
     ap.add_argument("--steady", nargs="*", type=float, default=[], help="also constant loads (requests/s) in both tiers")
+    ap.add_argument("--mean-reading", action="store_true",
+                    help="the fluid autoscaler on the metric's expected value (fluid.reading_noise: false)")
     a = ap.parse_args(argv)
+    if a.mean_reading:
+        FLUID["fluid.reading_noise"] = False
     base = yaml.safe_load(SCENARIO.read_text())
     curve = capacity_curve(load_scenario(str(SCENARIO)).scenario, 0, SCENARIO.parent)
     for router in a.router:

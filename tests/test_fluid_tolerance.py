@@ -93,7 +93,7 @@ def test_tolerance_zero_is_the_rule_without_the_band_byte_for_byte(monkeypatch):
     with_band["fleet"]["pools"][0]["autoscale"]["tolerance"] = 0.1
     assert _summary(with_band) != without     # the band matters here
 
-    def rule_alone(a, curve, rate, backlog, s_each, replicas, t):
+    def rule_alone(a, curve, rate, backlog, s_each, replicas, t, step_s=None):
         return settled_replicas(a.metric, a.target, a.min, a.max, curve, rate, backlog, s_each)
 
     monkeypatch.setattr(pool_queue, "hpa_settled", rule_alone)

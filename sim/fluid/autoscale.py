@@ -58,8 +58,18 @@ falls, the pool shrinks to the largest recommendation of the last ``cooldown`` s
 HPA's scale-down stabilization window; the decisions up to a step's end read that step's load),
 so a surplus leaves ``cooldown`` after the load fell, still-warming replicas
 first, newest first. Each step has its time-weighted mean of replicas provisioned (billed) and
-of replicas serving (capacity). What the fluid tier leaves out: the metric's sampling noise and
-the transient of a pool starting far from where it settles.
+of replicas serving (capacity).
+
+The request level reads its metric from the requests of each ``interval``, with their sampling
+noise, and the HPA acts on single readings: one past the band scales up, and the stabilization
+window keeps the largest recommendation, so both sides follow the largest reading. The fluid tier
+reads, for ``utilization``, the median of the largest of a step's readings (the band's upper side;
+a scale-up goes on while it passes the band) or of the window's (the band's lower side; a
+scale-down stops where it reaches the target): the expected value plus
+``z_k`` standard deviations of one reading (:func:`noisy_reading`, :mod:`sim.fluid.reading_noise`,
+which derives that deviation); every other metric at its expected value. ``fluid.reading_noise:
+false``: the expected value throughout. What the fluid tier leaves out: the transient of a pool
+starting far from where it settles.
 
     >>> r = Replicas(2, delay_s=90.0, cooldown_s=0.0)
     >>> [r.step(t, 60.0, n, lag_s=30.0) for t, n in ((0.0, 2), (60.0, 4), (120.0, 4), (180.0, 4))]
@@ -73,6 +83,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sim.fluid.busy import busy_on
+from sim.fluid.reading_noise import busy_reading_sd, readings, z_largest
 from sim.serving.hpa import keeps_current, period_changes, scale_up_limit
 
 
@@ -268,7 +279,19 @@ def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, sett
     return prov, serve
 
 
-def _metric(kind: str, curve, rate: float, n: int, backlog: float, s_each: float) -> float:
+def _metric(kind: str, curve, rate: float, n: int, backlog: float, s_each: float, z: float = 0.0,
+            window_s: float = 0.0) -> float:
+    """The metric read on ``n`` replicas at ``rate``: its expected value (see the module docstring),
+    or, with ``z``, the reading ``z`` standard deviations of one ``window_s`` reading above it where
+    the fluid tier derives that noise (``utilization``: :func:`sim.fluid.reading_noise.busy_reading_sd`,
+    at most 1), the median of the largest of the readings the HPA acts on (:func:`noisy_reading`)."""
+    m = _expected(kind, curve, rate, n, backlog, s_each)
+    if z and kind == "utilization" and m < 1.0 and rate > 0:
+        m = min(m + z * busy_reading_sd(curve, rate / n, n, window_s), 1.0)
+    return m
+
+
+def _expected(kind: str, curve, rate: float, n: int, backlog: float, s_each: float) -> float:
     per = rate / n
     if kind == "load_factor":
         return per * s_each
@@ -287,31 +310,88 @@ def _metric(kind: str, curve, rate: float, n: int, backlog: float, s_each: float
 
 
 def settled_replicas(kind: str, target: float, lo: int, hi: int, curve, rate_rps: float, backlog: float = 0.0,
-                     s_each: float = 0.0) -> int:
+                     s_each: float = 0.0, z: float = 0.0, window_s: float = 0.0) -> int:
     """Smallest ``n`` in ``[lo, hi]`` whose metric at ``rate_rps`` is at or below ``target`` (``hi`` if
-    none is); see the module docstring. The metric falls as ``n`` grows, so this bisects."""
+    none is); see the module docstring. ``z``, ``window_s``: the metric read as the reading the HPA
+    acts on (:func:`_metric`). The metric falls as ``n`` grows, so this bisects."""
     if rate_rps <= 0 and backlog <= 0:
         return lo
     if kind == "load_factor":
         return int(min(max(math.ceil(rate_rps * s_each / target - 1e-9), lo), hi))
+    if z and kind == "utilization":      # at or above the expected value's answer: search up from it
+        return _gallop(lambda n: _metric(kind, curve, rate_rps, n, backlog, s_each, z, window_s) <= target,
+                       settled_replicas(kind, target, lo, hi, curve, rate_rps, backlog, s_each), hi)
     a, b = max(lo, 1), hi
-    if _metric(kind, curve, rate_rps, b, backlog, s_each) > target:
+    if _metric(kind, curve, rate_rps, b, backlog, s_each, z, window_s) > target:
         return hi
     while a < b:
         mid = (a + b) // 2
-        if _metric(kind, curve, rate_rps, mid, backlog, s_each) <= target:
+        if _metric(kind, curve, rate_rps, mid, backlog, s_each, z, window_s) <= target:
             b = mid
         else:
             a = mid + 1
     return max(a, lo)
 
 
-def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, replicas: Replicas, t: float) -> int:
+def noisy_reading(cfg, step_s: float | None) -> tuple[float, float, float]:
+    """``(z_up, z_down, window_s)``: how far above its expected value, in standard deviations of one
+    reading over ``window_s`` (the ``interval``), the fluid tier reads the metric for a step of
+    ``step_s`` seconds (:mod:`sim.fluid.reading_noise`): the median of the largest of the step's
+    ``k`` readings, any of which past the band scales the pool up (``z_up``), and of the ``w``
+    readings whose largest recommendation the stabilization window keeps (``z_down``). ``step_s``
+    ``None`` (``fluid.reading_noise: false``): the expected value, ``(0, 0, 0)``.
+
+        >>> from types import SimpleNamespace as NS
+        >>> [round(x, 4) for x in noisy_reading(NS(interval=300.0, cooldown=1800.0), 3600.0)]
+        [1.5882, 1.2313, 300.0]
+        >>> noisy_reading(NS(interval=300.0, cooldown=0.0), 300.0), noisy_reading(NS(interval=60.0, cooldown=0.0), None)
+        ((0.0, 0.0, 300.0), (0.0, 0.0, 0.0))
+    """
+    if step_s is None:
+        return 0.0, 0.0, 0.0
+    interval = float(cfg.interval)
+    k, w = readings(step_s, interval, float(cfg.cooldown))
+    return z_largest(k), z_largest(w), interval
+
+
+def _gallop(ok: Callable[[int], bool], a: int, hi: int) -> int:
+    """The smallest ``n`` in ``[a, hi]`` with ``ok(n)`` (``hi`` if none), ``ok`` false then true as ``n``
+    grows: steps of 1, 2, 4, ... from ``a``, then bisection of the last one, so an answer ``d`` above
+    ``a`` costs about ``2 log2(d)`` reads (a noisy reading's answer is usually ``a`` or ``a + 1``).
+
+        >>> _gallop(lambda n: n >= 7, 3, 100), _gallop(lambda n: n >= 3, 3, 100), _gallop(lambda n: False, 3, 9)
+        (7, 3, 9)
+    """
+    if a >= hi or ok(a):
+        return min(a, hi)
+    bad, step = a, 1
+    while True:
+        b = min(bad + step, hi)
+        if ok(b):
+            break
+        if b >= hi:
+            return hi
+        bad, step = b, 2 * step
+    lo_, top = bad + 1, b
+    while lo_ < top:
+        mid = (lo_ + top) // 2
+        if ok(mid):
+            top = mid
+        else:
+            lo_ = mid + 1
+    return lo_
+
+
+def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, replicas: Replicas, t: float,
+                step_s: float | None = None) -> int:
     """The replicas the autoscaler ``cfg`` settles at for a step's load, its ``tolerance`` band
     included: the pool's current size (``replicas.total``, clamped to ``[min, max]``) while the
     metric read at ``t`` on the replicas then serving lies within the band of the target, else
     :func:`settled_replicas` (see the module docstring). With no replica serving the band is not
-    read (the metric is unknown).
+    read (the metric is unknown). ``step_s``: the step's length, whose readings' noise the metric is
+    read with (:func:`noisy_reading`: a scale-up settles where the expected reading is at or below
+    the target and the step's largest reading within the band, a scale-down where the stabilization
+    window's largest reading is at or below the target); ``None``: the expected value.
 
         >>> from types import SimpleNamespace as NS
         >>> cfg = NS(metric="load_factor", target=0.5, min=1, max=20, tolerance=0.1)
@@ -324,33 +404,53 @@ def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, repl
         >>> at(54.5, 12)                  # 0.908: kept at 12 where the rule alone asks for ceil(10.9) = 11
         12
     """
-    n = settled_replicas(cfg.metric, cfg.target, cfg.min, cfg.max, curve, rate_rps, backlog, s_each)
-    if hpa_holds(cfg, curve, rate_rps, backlog, s_each)(replicas.ready_by(t), replicas.total):
+    z_up, z_down, window_s = noisy_reading(cfg, step_s)
+    ready = replicas.ready_by(t)
+    if hpa_holds(cfg, curve, rate_rps, backlog, s_each, step_s)(ready, replicas.total):
         return int(min(max(round(replicas.total), cfg.min), cfg.max))
-    return n
+    args = (cfg.min, cfg.max, curve, rate_rps, backlog, s_each)
+    if ready > 0 and _metric(cfg.metric, curve, rate_rps, ready, backlog, s_each, z_up, window_s) > cfg.target:
+        # up: where the rule settles on the expected reading, and further while a reading of the step
+        # on it would still pass the band (one does in at least half of the runs)
+        band = cfg.target * (1.0 + float(cfg.tolerance or 0.0))
+        return max(settled_replicas(cfg.metric, cfg.target, *args),
+                   settled_replicas(cfg.metric, band, *args, z_up, window_s))
+    return settled_replicas(cfg.metric, cfg.target, *args, z_down, window_s)
 
 
-def hpa_holds(cfg, curve, rate_rps: float, backlog: float, s_each: float) -> Callable[[float, float], bool]:
+def hpa_holds(cfg, curve, rate_rps: float, backlog: float, s_each: float,
+              step_s: float | None = None) -> Callable[[float, float], bool]:
     """``held(ready, total)``: whether a decision reading the step's load on ``ready`` serving replicas,
     of ``total`` (the rest still starting), keeps the pool's size, by the HPA's rule
     (:func:`sim.serving.hpa.keeps_current`): the metric within ``1 +- tolerance`` of the target, or a
     scale-up reading that, re-read with the starting replicas at 0, no longer passes the band
     (``ttft``, an ``Object`` metric: the band only). ``False`` with none serving (the metric is
     unknown). The metric read is capped at a saturated replica's (:func:`saturated_metric`), as a
-    replica cannot report more work than it does."""
+    replica cannot report more work than it does. ``step_s`` (:func:`noisy_reading`): the upper side
+    of the band is read on the step's largest reading, the lower side on the stabilization window's
+    (at ``None`` both are the expected value)."""
     tol = float(cfg.tolerance or 0.0)
     rebalance = cfg.metric != "ttft"
+    z_up, z_down, window_s = noisy_reading(cfg, step_s)
     m_sat = None
+
+    def read(ready: float, z: float) -> float:
+        if rate_rps <= 0 and backlog <= 0:
+            return 0.0
+        return _metric(cfg.metric, curve, rate_rps, ready, backlog, s_each, z, window_s)
 
     def held(ready: float, total: float) -> bool:
         nonlocal m_sat
         unready = total - ready if rebalance else 0.0
         if ready <= 0 or (tol <= 0 and unready <= 0):
             return False
-        m = 0.0 if rate_rps <= 0 and backlog <= 0 else _metric(cfg.metric, curve, rate_rps, ready, backlog, s_each)
+        up = read(ready, z_up)
+        down = up if z_down == z_up else read(ready, z_down)
         if unready > 0:
             if m_sat is None:
                 m_sat = saturated_metric(cfg.metric, curve, s_each) if curve is not None else math.inf
-            m = min(m, m_sat)
-        return keeps_current(m / cfg.target, ready, unready, tol, rebalance)
+            up, down = min(up, m_sat), min(down, m_sat)
+        if up > cfg.target:                  # a reading of the step asks for more
+            return keeps_current(up / cfg.target, ready, unready, tol, rebalance) and down >= cfg.target * (1 - tol)
+        return keeps_current(down / cfg.target, ready, unready, tol, rebalance)
     return held

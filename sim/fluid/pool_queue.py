@@ -47,7 +47,8 @@ class PoolQueue:
 
 
 def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
-                 spread: np.ndarray | None = None, follow: PoolQueue | None = None) -> PoolQueue:
+                 spread: np.ndarray | None = None, follow: PoolQueue | None = None,
+                 reading_noise: bool = True) -> PoolQueue:
     """Serve ``offered`` requests per step through pool ``p``'s curve: the curve's rejected share is
     refused, the rest plus the carried backlog is served up to ``serving x max x step``. Without an
     autoscaler ``serving = n = replicas``; with one, ``n`` is where it settles each step and
@@ -57,7 +58,9 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
     and the step ends with the sub-steps' backlog (:func:`~sim.fluid.substep.end_backlog`), not the
     step mean's. ``follow``: another queue of the same pool whose replicas this one runs (provisioned,
     serving and ever provisioned, its autoscaler not run again): a replay's latencies read a queue of their
-    own (:mod:`sim.fluid.run`) on the fleet the run bills, the counts queue's."""
+    own (:mod:`sim.fluid.run`) on the fleet the run bills, the counts queue's. ``reading_noise``: the
+    autoscaler decides on its readings' noise (:mod:`sim.fluid.reading_noise`), else on the metric's
+    expected value (``fluid.reading_noise: false``)."""
     n_steps = len(dt_s)
     admitted = offered * (1.0 - curve.reject_share)
     rejected = offered - admitted
@@ -87,9 +90,11 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
         if a is not None:                                # where the autoscaler settles this step
             rate = (admitted[k] + b) / dt_s[k]                # its tolerance band included
             lag = decision_lag(t0, float(dt_s[k]), float(a.interval))     # None: no decision in the step
-            settled = hpa_settled(a, curve, rate, b, s_each, replicas, t0 + (float(dt_s[k]) if lag is None else lag))
+            step = float(dt_s[k]) if reading_noise else None   # the readings' noise (sim.fluid.reading_noise)
+            settled = hpa_settled(a, curve, rate, b, s_each, replicas, t0 + (float(dt_s[k]) if lag is None else lag),
+                                  step)
             n[k], serving[k] = scale_step(replicas, a, m_sat, t0, float(dt_s[k]), settled,
-                                          held=hpa_holds(a, curve, rate, b, s_each))
+                                          held=hpa_holds(a, curve, rate, b, s_each, step))
             cap[k] = serving[k] * curve.max_rps * dt_s[k]
         t0 += float(dt_s[k])
         work = admitted[k] + b

@@ -276,7 +276,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         spread_p = pool_spread(by_cls, mine.demand) if by_cls is not None else spread
         # the queue on the arrivals' own sub-steps; the latencies read a replay's steps evenly (its swings are in
         # its curve: held_spread), on a queue of their own
-        q = fluid_queue(p, curve, offered, steps.dt_s, spread_p)
+        q = fluid_queue(p, curve, offered, steps.dt_s, spread_p, reading_noise=sc.fluid.reading_noise)
         if q.autoscale is not None:                   # the counts queue's decisions: the ones billed
             scaled[p.name] = q.autoscale
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))

@@ -329,12 +329,14 @@ class Metrics(Strict):
 
 
 class Fluid(Strict):
-    """Options of the coarse tier (``fidelity: fluid``): step length and how capacity curves are measured."""
+    """Options of the coarse tier (``fidelity: fluid``): step length, how capacity curves are measured and whether autoscalers read their noise."""
 
     step: Duration = Field(3600.0, gt=0, description="time step of the fluid tier")
     grid: list[float] | None = Field(None, description="offered loads (fractions of saturation) of the curve")
     calibration_duration: Duration | None = Field(None, gt=0, description="simulated time of each curve point")
     calibration_requests: int | None = Field(None, ge=100, description="minimum requests of each curve point")
+    reading_noise: Switch = Field(True, description="autoscalers decide on their readings' sampling noise, as "
+                                                    "at request level (false: on the metric's expected value)")
 
     @field_validator("grid")
     @classmethod

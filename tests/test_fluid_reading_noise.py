@@ -1,0 +1,186 @@
+"""The noise of the autoscaler's ``utilization`` reading (:mod:`sim.fluid.reading_noise`) against an
+M/G/inf process simulated here event by event, against the request level's readings of the same pool,
+and the fluid tier's decision on it against the request level's replicas.
+
+A reading is the busy share of ``n`` replicas over one interval ``W``: the time-average of
+``min(N(t), n) / n`` behind a router that fills idle replicas first, ``N`` the pool's requests in the
+system. Its variance follows from the M/G/inf covariance of ``N(0)`` and ``N(tau)``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+import sim
+from sim.fluid.busy import behind
+from sim.fluid.capacity import capacity_curve
+from sim.fluid.reading_noise import (busy_reading_sd, busy_var, min_cov, readings, residual, work_reading_rel_sd,
+                                     z_largest)
+from sim.scenario.load import load_scenario
+
+from test_fluid import QUICK, _linear_scenario
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+
+
+def _window_means(lam: float, mean_t: float, cv2: float, n: int, window: float, count: int, seed: int) -> np.ndarray:
+    """Time-averages of ``min(N(t), n)`` over ``count`` consecutive windows of an M/G/inf queue with
+    Poisson arrivals at ``lam`` and gamma times in the system (mean ``mean_t``, ``cv2``; 0: fixed),
+    from its arrival and departure events (the first ``20 mean_t`` seconds dropped: the queue fills)."""
+    rng = np.random.default_rng(seed)
+    lead = 20.0 * mean_t
+    horizon = lead + count * window
+    arrivals = np.sort(rng.uniform(0.0, horizon, rng.poisson(lam * horizon)))
+    stay = (np.full(len(arrivals), mean_t) if cv2 == 0 else
+            rng.gamma(1.0 / cv2, mean_t * cv2, len(arrivals)))
+    edges = lead + window * np.arange(count + 1)
+    times = np.concatenate([arrivals, arrivals + stay, edges])
+    steps = np.concatenate([np.ones(len(arrivals)), -np.ones(len(arrivals)), np.zeros(len(edges))])
+    order = np.argsort(times, kind="stable")
+    times, level = times[order], np.cumsum(steps[order])
+    area = np.concatenate([[0.0], np.cumsum(np.minimum(level[:-1], n) * np.diff(times))])
+    at_edges = np.interp(edges, times, area)
+    return np.diff(at_edges) / window
+
+
+@pytest.mark.parametrize("n, load, mean_t, cv2, window", [
+    (1, 0.6, 20.0, 1.0, 300.0),      # one replica: busy 1{N >= 1}, exponential times
+    (4, 0.6, 20.0, 0.6, 300.0),      # diurnal_week's pool at 0.45 requests/s: N crosses n
+    (3, 1.2, 5.0, 0.0, 60.0),        # fixed times: N mostly at n
+    (200, 0.3, 10.0, 0.5, 60.0),     # n far past N: min(N, n) = N
+])
+def test_reading_variance_is_the_mg_inf_processes(n, load, mean_t, cv2, window):
+    """Sample variance of 3,000 simulated readings against the closed form, within 4 standard errors
+    of a sample variance (``var sqrt(2 / (count - 1))``, the readings nearly Gaussian and, with
+    ``W >> E[T]``, nearly independent)."""
+    count = 3000
+    lam = n * load / mean_t
+    got = _window_means(lam, mean_t, cv2, n, window, count, seed=n) / n
+    want = busy_var(n * load, n, window, mean_t, cv2) / (n * n)
+    assert got.var(ddof=1) == pytest.approx(want, rel=4.0 * math.sqrt(2.0 / (count - 1)))
+
+
+def test_the_covariance_at_lag_zero_is_the_variance_of_min_n_n():
+    """``rho = 1``: ``N(tau) = N(0)``, so the covariance is ``Var(min(N, n))``, summed term by term."""
+    m, n = 3.3, 4
+    terms = [(min(k, n), math.exp(-m) * m ** k / math.factorial(k)) for k in range(80)]
+    mean = sum(v * p for v, p in terms)
+    var = sum(v * v * p for v, p in terms) - mean * mean
+    assert float(min_cov(m, n, np.array([1.0]))[0]) == pytest.approx(var, rel=1e-10)
+    assert float(min_cov(m, n, np.array([0.0]))[0]) == pytest.approx(0.0, abs=1e-12)   # independent
+
+
+@pytest.mark.parametrize("m, n", [(0.4, 1), (2.4, 4), (6.0, 5), (12.0, 20)])
+def test_the_covariance_is_the_sum_over_the_shared_and_the_own_counts(m, n):
+    """``N(0) = A + B``, ``N(tau) = A + B'``, three independent Poisson counts: the covariance of
+    ``min(., n)`` enumerated over all three (another path than the survival sums)."""
+    from scipy.stats import poisson
+    k = np.arange(80)
+    for rho in (0.15, 0.5, 0.9):
+        pa, pb = poisson.pmf(k, m * rho), poisson.pmf(k, m * (1.0 - rho))
+        f = np.minimum(k[:, None, None] + k[None, :, None], n)          # a + b
+        g = np.minimum(k[:, None, None] + k[None, None, :], n)          # a + b'
+        joint = pa[:, None, None] * pb[None, :, None] * pb[None, None, :]
+        mean = float((joint * f).sum())
+        want = float((joint * f * g).sum()) - mean * mean
+        assert float(min_cov(m, n, np.array([rho]))[0]) == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_residual_share_is_the_gamma_stationary_excess():
+    """``rho(tau) = integral_tau^inf P(T > u) du / E[T]``, integrated numerically from the gamma's
+    survival function (another path than the incomplete-gamma closed form)."""
+    from scipy.integrate import quad
+    from scipy.stats import gamma
+    mean, cv2 = 8.0, 0.4
+    dist = gamma(1.0 / cv2, scale=mean * cv2)
+    for tau in (0.0, 3.0, 8.0, 25.0):
+        want = quad(dist.sf, tau, np.inf)[0] / mean
+        assert float(residual(np.array([tau]), mean, cv2)[0]) == pytest.approx(want, rel=1e-8, abs=1e-14)
+
+
+def test_the_step_reads_the_median_of_its_largest_reading():
+    """``z_k``: half of the maxima of ``k`` standard normal readings lie below it (``Phi(z)^k = 1/2``),
+    and the step and window counts are those of the request level's decisions."""
+    for k in (1, 2, 6, 12, 100):
+        assert float(ndtr(z_largest(k))) ** k == pytest.approx(0.5, rel=1e-12)
+    draws = np.random.default_rng(3).standard_normal((200_000, 12)).max(axis=1)
+    assert np.median(draws) == pytest.approx(z_largest(12), abs=0.01)
+    assert readings(3600.0, 300.0, 1800.0) == (12, 6)      # diurnal_week: 12 decisions an hour, 6 in the window
+
+
+def _fixed_pool(router: str, n: int, per_rps: float) -> dict:
+    sc = _linear_scenario(1, per_rps * n, 3600.0, replicas=n)
+    sc["workload"]["arrival"] = {"process": "poisson", "rate": per_rps * n}
+    sc["fleet"]["router"] = router
+    sc.update(duration=4 * 3600, warmup=600)
+    sc["metrics"] = {"interval": 60.0, "records": "none"}
+    return sc
+
+
+def _readings_against_theory(router: str, n: int, per_rps: float) -> tuple[float, float, int]:
+    sc = _fixed_pool(router, n, per_rps)
+    loaded = load_scenario(copy.deepcopy(sc))
+    curve = behind(capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK), router)
+    res = sim.run(copy.deepcopy(sc))
+    ts = res.timeseries
+    busy = ts[ts[:, 0] > 600.0 + 60.0, 8]            # each a 60 s interval's busy share: the reading
+    served = res.summary["throughput"]["requests_per_s"] / n
+    return float(busy.std(ddof=1)), busy_reading_sd(curve, served, n, 60.0), len(busy)
+
+
+def _check_readings(router: str, n: int, per_rps: float) -> None:
+    """The sample SD of the request level's readings against the fluid tier's, within 4 standard errors
+    of a sample SD (``sd / sqrt(2 (count - 1))``: 229 readings, 4.7 %). Measured: random, 3 replicas at
+    1 request/s each: 0.0351 run, 0.0364 theory; least outstanding, 2 at 2/s: 0.0379, 0.0391; random, 1
+    at 1.5/s: 0.0552, 0.0601 (the curve's busy share there 4 % above the run's)."""
+    got, want, count = _readings_against_theory(router, n, per_rps)
+    assert want == pytest.approx(got, rel=4.0 / math.sqrt(2.0 * (count - 1)))
+
+
+def test_the_request_levels_readings_scatter_as_derived():
+    _check_readings("random", 3, 1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("router, n, per_rps", [("least_outstanding", 2, 2.0), ("random", 1, 1.5)])
+def test_the_request_levels_readings_scatter_as_derived_on_other_pools(router, n, per_rps):
+    _check_readings(router, n, per_rps)
+
+
+def _load_factor_readings(monkeypatch, n: int, rate: float, interval: float) -> tuple[float, float, int]:
+    """The request level's ``load_factor`` readings of a fixed pool (``min = max = n``), recorded as its
+    autoscaler takes them, against the fluid tier's relative SD from the pool's curve."""
+    import sim.serving.autoscaler as autoscaler
+    seen: list[float] = []
+    read = autoscaler.Autoscaler._load_factor
+
+    def recorded(self, t):
+        seen.append(read(self, t))
+        return seen[-1]
+    monkeypatch.setattr(autoscaler.Autoscaler, "_load_factor", recorded)
+    sc = _fixed_pool("random", n, rate / n)
+    sc["fleet"]["pools"][0]["autoscale"] = {"metric": "load_factor", "target": 0.9, "interval": interval,
+                                           "min": n, "max": n}
+    sim.run(copy.deepcopy(sc))
+    got = np.array(seen[int(600 / interval) + 1:])
+    loaded = load_scenario(copy.deepcopy(sc))
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    return float(got.std(ddof=1) / got.mean()), work_reading_rel_sd(curve, rate, interval), len(got)
+
+
+def test_the_load_factor_readings_scatter_as_a_compound_poisson_count(monkeypatch):
+    """Relative SD of 229 one-minute readings against ``sqrt((1 + cv_X^2) / (lambda W))``, within 4
+    standard errors of a sample SD (4.7 %), on the pool whose busy share is checked above (its curve
+    measured once). Measured: 3 replicas at 3 requests/s, 0.0856 run, 0.0957 formula; 2 least
+    outstanding at 4/s over 5 hours, 0.0788 and 0.0828; with ``cv_X^2`` from a fresh draw of the
+    workload's tokens, 3 at 9/s, 0.0516 and 0.0553, and 1 at 1/s over 5 minutes, 0.0726 and 0.0740 (56
+    readings). The formula is 2-12 % above every run, a bias these checks leave unexplained."""
+    got, want, count = _load_factor_readings(monkeypatch, 3, 3.0, 60.0)
+    assert want == pytest.approx(got, rel=4.0 / math.sqrt(2.0 * (count - 1)))
