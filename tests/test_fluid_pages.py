@@ -160,7 +160,8 @@ def test_the_page_says_what_a_fluid_run_lacks_and_why(runs):
                      "keeps no request records, so it has no latency distributions (its latency percentiles are in "
                      "the metrics table; the fluid tier writes none per step); its requests completed per second are "
                      "those its steps served (usage.npz), each step's spread evenly over it; its time series' rows "
-                     "are its steps' means."]
+                     "are its steps' means, except a step that ends behind a backlog: its row holds the requests "
+                     "waiting and running at the step's end."]
     both = figures_section(compare([runs["fluid"], runs["sharded"]]))
     assert f"A ({html.escape(str(runs['fluid']))}) and B ({html.escape(str(runs['sharded']))}) are fluid-tier " \
            "runs: each follows" in both
@@ -214,3 +215,25 @@ def test_the_terminal_says_no_preemption_count_the_fluid_summary_does_not_have(r
     assert fluid.summary["requests"]["preemptions"] is None          # (inside the fluid tier's curves)
     assert "preemptions" not in format_summary(fluid)
     assert f"preemptions {request.summary['requests']['preemptions']:,}" in format_summary(request)
+
+
+def test_a_step_that_ends_behind_a_backlog_is_said_to_hold_its_end(tmp_path, monkeypatch):
+    """Not every fluid row is its step's means: a step that ends behind a backlog holds the backlog at its
+    end (as ``stability.in_flight_at_end`` reads the last rows). At 1.5 requests a second for the half hour
+    after 30 min on the one-request-a-second server, the fluid queue grows by 0.5 a second: 900 waiting at
+    60 min, its mean over that half hour 450 (a straight rise), and it drains to 0 by 90 min. The row at
+    60 min reads the 900, and the page must not call it the half hour's mean."""
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path / "fleetsim-cache"))
+    sc = pool("fluid", {"process": "piecewise", "times": [0, 1800, 3600], "rates": [RHO, 3 * RHO, RHO]},
+              duration=2 * HOUR, step_s=1800.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(sc).write(tmp_path / "surge", figures="none")
+    ts = read_timeseries(tmp_path / "surge")
+    assert ts["time_s"].tolist() == [1800.0, 3600.0, 5400.0, 7200.0]
+    assert ts["queue_len"][1] == (3 * RHO - 1.0) * 1800.0                  # 900: the end's backlog, not 450
+    page = html.unescape(figures_section(compare([tmp_path / "surge"])))
+    assert "its time series' rows are its steps' means, except a step that ends behind a backlog: its row " \
+           "holds the requests waiting and running at the step's end." in page
+    assert "a fluid-tier run's rows are its steps' means, each drawn over the step it ends (a step that ends " \
+           "behind a backlog: its end's waiting and running)" in page
