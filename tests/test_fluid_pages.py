@@ -237,3 +237,21 @@ def test_a_step_that_ends_behind_a_backlog_is_said_to_hold_its_end(tmp_path, mon
            "holds the requests waiting and running at the step's end." in page
     assert "a fluid-tier run's rows are its steps' means, each drawn over the step it ends (a step that ends " \
            "behind a backlog: its end's waiting and running)" in page
+
+
+def test_a_usage_file_whose_intervals_end_before_they_start_is_refused(runs, tmp_path):
+    """An interval that ends before it starts (fleetsim writes none) is a damaged file: read as it is, its
+    negative length would draw negative GPUs, a compute cost per hour below zero."""
+    import shutil
+
+    bad = tmp_path / "swapped"
+    shutil.copytree(runs["fluid"], bad)
+    with np.load(bad / "usage.npz", allow_pickle=False) as z:
+        members = {name: z[name] for name in z.files}
+    members["interval_start_s"], members["interval_end_s"] = members["interval_end_s"], members["interval_start_s"]
+    np.savez(bad / "usage.npz", **members)
+    with pytest.raises(ScenarioError) as err:
+        read_usage_columns(bad)
+    assert str(err.value) == f"{bad / 'usage.npz'}: interval_end_s: before its interval_start_s in 1 row of 1"
+    notes: list[str] = []
+    assert read_usages(compare([bad]), notes) == [None] and "could not be read" in notes[0]
