@@ -217,13 +217,12 @@ def test_the_terminal_says_no_preemption_count_the_fluid_summary_does_not_have(r
     assert f"preemptions {request.summary['requests']['preemptions']:,}" in format_summary(request)
 
 
-def test_a_step_that_ends_behind_a_backlog_is_said_to_hold_its_end(tmp_path, monkeypatch):
+def test_a_step_that_ends_behind_a_backlog_is_said_to_hold_its_end(runs, tmp_path):
     """Not every fluid row is its step's means: a step that ends behind a backlog holds the backlog at its
     end (as ``stability.in_flight_at_end`` reads the last rows). At 1.5 requests a second for the half hour
     after 30 min on the one-request-a-second server, the fluid queue grows by 0.5 a second: 900 waiting at
     60 min, its mean over that half hour 450 (a straight rise), and it drains to 0 by 90 min. The row at
     60 min reads the 900, and the page must not call it the half hour's mean."""
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path / "fleetsim-cache"))
     sc = pool("fluid", {"process": "piecewise", "times": [0, 1800, 3600], "rates": [RHO, 3 * RHO, RHO]},
               duration=2 * HOUR, step_s=1800.0)
     with warnings.catch_warnings():
