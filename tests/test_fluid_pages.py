@@ -181,6 +181,10 @@ def test_a_damaged_usage_file_costs_its_panels_only(runs, tmp_path):
     assert notes == [f"B ({bad}): its usage.npz could not be read (not a NumPy .npz archive fleetsim can read "
                      "(File is not a zip file)); its compute cost over time is left out, and its requests completed "
                      "per second"]
+    # the fluid run's own note does not then say the file is absent
+    page = html.unescape(figures_section(compare([runs["request"], bad])))
+    assert "its usage.npz could not be read" in page and "no usage.npz" not in page
+    assert "no requests completed per second (its usage.npz could not be read)" in page
 
 
 def test_spreading_over_bins_agrees_with_each_interval_cut_by_hand():

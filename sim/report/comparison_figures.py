@@ -178,7 +178,8 @@ def fluid_notes(comparison: Comparison, usages: Sequence[dict | None]) -> list[s
         served = ("its requests completed per second are those its steps served (usage.npz), each step's "
                   "spread evenly over it" if usage is not None and per_shard(run.summary) is not None else
                   "no requests completed per second (its pools' shards differ, so no one shard's throughput)"
-                  if usage is not None else "no requests completed per second (no usage.npz)")
+                  if usage is not None else "no requests completed per second (its usage.npz could not be read)"
+                  if (Path(run.path) / "usage.npz").exists() else "no requests completed per second (no usage.npz)")
         said.setdefault(f"in steps of {humanize.duration(step)}; {served}", []).append(f"{label(i)} ({run.path})")
     return [f"{' and '.join(who)} {'is a fluid-tier run: it' if len(who) == 1 else 'are fluid-tier runs: each'} "
             f"follows the load as flows {what.split('; ')[0]} and keeps no request records, so it has no latency "
