@@ -160,7 +160,8 @@ def test_the_page_says_what_a_fluid_run_lacks_and_why(runs):
                      "keeps no request records, so it has no latency distributions (its latency percentiles are in "
                      "the metrics table; the fluid tier writes none per step); its requests completed per second are "
                      "those its steps served (usage.npz), each step's spread evenly over it; its time series' rows "
-                     "are its steps' means."]
+                     "are its steps' means, except a step that ends behind a backlog: its row holds the requests "
+                     "waiting and running at the step's end."]
     both = figures_section(compare([runs["fluid"], runs["sharded"]]))
     assert f"A ({html.escape(str(runs['fluid']))}) and B ({html.escape(str(runs['sharded']))}) are fluid-tier " \
            "runs: each follows" in both
@@ -180,6 +181,10 @@ def test_a_damaged_usage_file_costs_its_panels_only(runs, tmp_path):
     assert notes == [f"B ({bad}): its usage.npz could not be read (not a NumPy .npz archive fleetsim can read "
                      "(File is not a zip file)); its compute cost over time is left out, and its requests completed "
                      "per second"]
+    # the fluid run's own note does not then say the file is absent
+    page = html.unescape(figures_section(compare([runs["request"], bad])))
+    assert "its usage.npz could not be read" in page and "no usage.npz" not in page
+    assert "no requests completed per second (its usage.npz could not be read)" in page
 
 
 def test_spreading_over_bins_agrees_with_each_interval_cut_by_hand():
@@ -214,3 +219,42 @@ def test_the_terminal_says_no_preemption_count_the_fluid_summary_does_not_have(r
     assert fluid.summary["requests"]["preemptions"] is None          # (inside the fluid tier's curves)
     assert "preemptions" not in format_summary(fluid)
     assert f"preemptions {request.summary['requests']['preemptions']:,}" in format_summary(request)
+
+
+def test_a_step_that_ends_behind_a_backlog_is_said_to_hold_its_end(runs, tmp_path):
+    """Not every fluid row is its step's means: a step that ends behind a backlog holds the backlog at its
+    end (as ``stability.in_flight_at_end`` reads the last rows). At 1.5 requests a second for the half hour
+    after 30 min on the one-request-a-second server, the fluid queue grows by 0.5 a second: 900 waiting at
+    60 min, its mean over that half hour 450 (a straight rise), and it drains to 0 by 90 min. The row at
+    60 min reads the 900, and the page must not call it the half hour's mean."""
+    sc = pool("fluid", {"process": "piecewise", "times": [0, 1800, 3600], "rates": [RHO, 3 * RHO, RHO]},
+              duration=2 * HOUR, step_s=1800.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(sc).write(tmp_path / "surge", figures="none")
+    ts = read_timeseries(tmp_path / "surge")
+    assert ts["time_s"].tolist() == [1800.0, 3600.0, 5400.0, 7200.0]
+    assert ts["queue_len"][1] == (3 * RHO - 1.0) * 1800.0                  # 900: the end's backlog, not 450
+    page = html.unescape(figures_section(compare([tmp_path / "surge"])))
+    assert "its time series' rows are its steps' means, except a step that ends behind a backlog: its row " \
+           "holds the requests waiting and running at the step's end." in page
+    assert "a fluid-tier run's rows are its steps' means, each drawn over the step it ends (a step that ends " \
+           "behind a backlog: its end's waiting and running)" in page
+
+
+def test_a_usage_file_whose_intervals_end_before_they_start_is_refused(runs, tmp_path):
+    """An interval that ends before it starts (fleetsim writes none) is a damaged file: read as it is, its
+    negative length would draw negative GPUs, a compute cost per hour below zero."""
+    import shutil
+
+    bad = tmp_path / "swapped"
+    shutil.copytree(runs["fluid"], bad)
+    with np.load(bad / "usage.npz", allow_pickle=False) as z:
+        members = {name: z[name] for name in z.files}
+    members["interval_start_s"], members["interval_end_s"] = members["interval_end_s"], members["interval_start_s"]
+    np.savez(bad / "usage.npz", **members)
+    with pytest.raises(ScenarioError) as err:
+        read_usage_columns(bad)
+    assert str(err.value) == f"{bad / 'usage.npz'}: interval_end_s: before its interval_start_s in 1 row of 1"
+    notes: list[str] = []
+    assert read_usages(compare([bad]), notes) == [None] and "could not be read" in notes[0]

@@ -39,7 +39,8 @@ CAPTIONS = {
                  "shard's, as the throughput row counts them), the mean of the samples of requests waiting, "
                  "sequences running and replicas provisioned (summed over the pools, one shard of a sharded "
                  "pool; the waiting include a central queue's; a fluid-tier run's rows are its steps' means, "
-                 "each over the step it ends){cost}.",
+                 "each drawn over the step it ends (a step that ends behind a backlog: its end's waiting and "
+                 "running)){cost}.",
     "cost": ", and the compute cost per hour of the whole fleet (the GPUs provisioned at the run's compute cost "
             "per GPU-hour provisioned, so the area under a line is the compute cost row; a reserved or "
             "committed price spread over the hours)",
@@ -177,12 +178,14 @@ def fluid_notes(comparison: Comparison, usages: Sequence[dict | None]) -> list[s
         served = ("its requests completed per second are those its steps served (usage.npz), each step's "
                   "spread evenly over it" if usage is not None and per_shard(run.summary) is not None else
                   "no requests completed per second (its pools' shards differ, so no one shard's throughput)"
-                  if usage is not None else "no requests completed per second (no usage.npz)")
+                  if usage is not None else "no requests completed per second (its usage.npz could not be read)"
+                  if (Path(run.path) / "usage.npz").exists() else "no requests completed per second (no usage.npz)")
         said.setdefault(f"in steps of {humanize.duration(step)}; {served}", []).append(f"{label(i)} ({run.path})")
     return [f"{' and '.join(who)} {'is a fluid-tier run: it' if len(who) == 1 else 'are fluid-tier runs: each'} "
             f"follows the load as flows {what.split('; ')[0]} and keeps no request records, so it has no latency "
             f"distributions (its latency percentiles are in the metrics table; the fluid tier writes none per step); "
-            f"{what.split('; ', 1)[1]}; its time series' rows are its steps' means."
+            f"{what.split('; ', 1)[1]}; its time series' rows are its steps' means, except a step that ends behind a "
+            f"backlog: its row holds the requests waiting and running at the step's end."
             for what, who in said.items()]
 
 

@@ -127,7 +127,8 @@ USAGE_MEMBERS = ("interval_gpus", "interval_start_s", "interval_end_s", "complet
 def read_usage_columns(folder: Path | str, members: Iterable[str] = USAGE_MEMBERS) -> Columns | None:
     """``members`` of the folder's ``usage.npz`` (only those are read: a request-level run keeps a row
     per request there), each checked to be a one-dimensional column of finite numbers at least 0, of one
-    length with the members of its kind (``interval_*``, the rest), as fleetsim writes them; ``None``
+    length with the members of its kind (``interval_*``, the rest), no interval ending before it starts,
+    as fleetsim writes them; ``None``
     when the folder has none. A damaged file is a :class:`~sim.errors.ScenarioError` naming it."""
     import zipfile
 
@@ -155,6 +156,11 @@ def read_usage_columns(folder: Path | str, members: Iterable[str] = USAGE_MEMBER
         sizes = {v.size for k, v in out.items() if k.startswith("interval_") == interval}
         if len(sizes) > 1:
             problems.append(("", f"its {'interval' if interval else 'served'} columns differ in length"))
+    if not problems and "interval_start_s" in out and "interval_end_s" in out:
+        back = int(np.count_nonzero(out["interval_end_s"] < out["interval_start_s"]))
+        if back:          # (a negative length would draw negative GPUs)
+            problems.append(("interval_end_s", f"before its interval_start_s in {back:,} row{'s' * (back != 1)} "
+                                               f"of {out['interval_start_s'].size:,}"))
     if problems:
         raise ScenarioError(problems, str(path))
     return out
