@@ -67,6 +67,17 @@ def test_a_pool_at_zero_turns_away_what_arrives_before_its_replica_serves():
     assert req["completed"] + req["rejected"] + req["in_flight"] == req["arrived"]
 
 
+def test_an_hourly_step_keeps_the_pool_at_zero_until_its_traffic():
+    """One hourly step whose first half is quiet: the pool stays at zero through it, as at request level
+    (its autoscaler brings a replica back at its first decision after an arrival met none), so its replica
+    is provisioned at 1,860 s and billed 1,740 s, and the same 1,200 arrivals meet none. Before, the step's
+    one decision came a minute into the hour: a replica ready through the quiet half, none turned away."""
+    s = fluid(step="1h")
+    assert s["requests"]["rejected_by_reason"] == {"no_replica": 1200}
+    assert s["gpu_hours"]["provisioned"] == pytest.approx((3600.0 - QUIET - INTERVAL) / 3600.0, rel=1e-12)
+    assert s["autoscale"]["p"]["scale_ups"] == 1
+
+
 def test_behind_a_central_queue_the_boot_is_waited_out():
     assert fluid("central_queue")["requests"]["rejected_by_reason"] == {"no_replica": 300}     # 5/s x 60 s
     s = fluid("central_queue", "5m")
@@ -85,6 +96,7 @@ def test_the_request_level_turns_away_as_many(router, by_hand):
         s = sim.run(scenario(router, seed)).summary
         away.append(s["requests"]["rejected_by_reason"].get("no_replica", 0))
         queue.append(s["latency"]["queue"]["mean"])
+        assert s["gpu_hours"]["provisioned"] == pytest.approx((3600.0 - QUIET - INTERVAL) / 3600.0, rel=1e-9)
     f = fluid(router, "5m")
     assert f["requests"]["rejected_by_reason"]["no_replica"] == by_hand
     se = np.std(away, ddof=1) / 2.0

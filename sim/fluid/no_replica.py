@@ -78,6 +78,20 @@ def level_subs(start: float, changes, t0: float, t1: float, sub: int) -> tuple[n
     return mean / dt, none / dt
 
 
+def quiet_lead(spread_row: np.ndarray, dt_s: float) -> float:
+    """The seconds of a step before its first sub-step that holds arrivals (``spread_row``, its share of
+    the step's; 0 where none does): a pool with nothing provisioned stays so through them, as at request
+    level, where its autoscaler brings a replica back only at its first decision after an arrival met none
+    (:mod:`sim.serving.autoscaler`); the fluid tier's decisions on the step's load start after them, which
+    the first arrival is taken to open.
+
+        >>> quiet_lead(np.array([0.0] * 6 + [1.0 / 6] * 6), 3600.0), quiet_lead(np.zeros(4), 60.0)
+        (1800.0, 0.0)
+    """
+    held = np.flatnonzero(np.asarray(spread_row) > 0)
+    return float(held[0]) * dt_s / len(spread_row) if len(held) else 0.0
+
+
 def capacity_spread(mean: np.ndarray) -> np.ndarray:
     """Each sub-step's share of a step's serving capacity, from the replicas serving through each
     (:func:`level_subs`): even where none serves at all.
