@@ -61,6 +61,14 @@ def level_subs(start: float, changes, t0: float, t1: float, sub: int) -> tuple[n
     dt = (t1 - t0) / sub
     level = start + sum(c for u, c in changes if u <= t0)
     cuts = sorted((u, c) for u, c in changes if t0 < u < t1)
+    lowest, x = level, level
+    for _, c in cuts:
+        x += c
+        lowest = min(lowest, x)
+    if lowest > 1e-9:       # never at 0: the means from the integral at the sub-steps' edges (a step's few changes)
+        edges = [t0 + j * dt for j in range(sub)] + [t1]
+        area = [level * (e - t0) + sum(c * (e - u) for u, c in cuts if e > u) for e in edges]
+        return np.array([(area[j + 1] - area[j]) / dt for j in range(sub)]), np.zeros(sub)
     mean = np.zeros(sub)
     none = np.zeros(sub)
     at = t0

@@ -127,13 +127,14 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
                 if zero is not None:                     # arrivals that meet no replica are turned away
                     none[k] = (level_subs(seen[1], replicas.moves[seen[3]:], t0, t1, sub)[1]
                                if zero == NONE_PROVISIONED else no_ready)
-                    admitted[k] *= 1.0 - turned_away(None if spread is None else spread[k], none[k])
-                    rejected[k] = offered[k] - admitted[k]
+                    if none[k].any():
+                        admitted[k] *= 1.0 - turned_away(None if spread is None else spread[k], none[k])
+                        rejected[k] = offered[k] - admitted[k]
         t0 += float(dt_s[k])
         work = admitted[k] + b
         served[k] = min(work, cap[k])
         if spread is not None:                           # capacity idle before a rise inside the step is lost
-            row = spread[k] if none is None else admitted_spread(spread[k], none[k])
+            row = spread[k] if none is None or not none[k].any() else admitted_spread(spread[k], none[k])
             part = None if cap_spread is None else cap_spread[k]
             if a is not None:
                 p_k, m_k = (x[0] for x in lost_capacity(row[None, :], admitted[k:k + 1], cap[k:k + 1],
