@@ -59,6 +59,24 @@ def test_the_ready_log_integrates_to_the_steps_serving_mean():
         assert float(mean.mean()) == pytest.approx(serving, rel=1e-12, abs=1e-12)
 
 
+def test_a_backlog_grows_while_replicas_boot_and_the_even_spread_hid_it():
+    """An hour at 1.5/s on one replica serving 1/s, a second one ready 1,200 s in (6,000 served in the hour,
+    1.67/s on average): by hand the queue grows 0.5/s to 600 at 1,200 s and drains 0.5/s to 0 at 2,400 s;
+    the step's mean capacity spread evenly over it holds none."""
+    from sim.fluid.no_replica import capacity_spread
+    from sim.fluid.substep import hidden_backlog
+
+    mean, none = level_subs(1.0, [(1200.0, 1.0)], 0.0, 3600.0, 12)
+    assert not none.any() and float(mean.mean()) * 3600.0 == 6000.0
+    spread = np.full((1, 12), 1.0 / 12)
+    args = (spread, np.array([5400.0]), np.array([6000.0]), np.zeros(1), np.zeros(1))
+    q, within = hidden_backlog(*args, capacity_spread(mean)[None, :])
+    assert np.round(q[0], 9).tolist() == [150.0, 300.0, 450.0, 600.0, 450.0, 300.0, 150.0] + [0.0] * 5
+    assert within.tolist() == [True]
+    q, within = hidden_backlog(*args)
+    assert not q.any() and within.tolist() == [False]
+
+
 def test_a_pool_at_zero_turns_away_what_arrives_before_its_replica_serves():
     s = fluid()
     req = s["requests"]
