@@ -84,7 +84,7 @@ class Replicas:
     that raises or lowers the replicas provisioned, ``(time, replicas added or removed)``, which
     :meth:`summary` counts as the request level does; ``readies`` each change of the replicas serving,
     ``(time, replicas come ready or taken out)``, whose integral over a step is :meth:`step`'s mean
-    serving (read within a step by :mod:`sim.fluid.no_replica`)."""
+    serving (read within a step by :mod:`sim.fluid.no_replica`, and cleared once read)."""
 
     def __init__(self, n0: float, delay_s: float, cooldown_s: float) -> None:
         self.ready = self.n0 = float(n0)

@@ -33,7 +33,8 @@ class PoolQueue:
     Where its replicas serving change inside a step (:mod:`sim.fluid.no_replica`): each sub-step's share of
     the step's capacity (``cap_spread``), the share of each sub-step with no replica to take an arrival
     (``none``), the arrivals turned away so (``no_replica``, among ``rejected``) and the admitted ones over
-    the sub-steps (``spread``); all ``None`` where nothing changes inside a step."""
+    the sub-steps (``spread``): ``cap_spread`` ``None`` where the replicas serving never change inside a
+    step, the other three where no arrival meets no replica."""
 
     n: np.ndarray
     serving: np.ndarray
@@ -121,14 +122,17 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
             if seen[0] <= 0 or len(replicas.readies) > seen[2]:     # the replicas serving change inside it
                 t1 = t0 + float(dt_s[k])
                 ready, no_ready = level_subs(seen[0], replicas.readies[seen[2]:], t0, t1, sub)
+                replicas.readies.clear()                 # read: a long run keeps no log of them
                 if cap_spread is None:
-                    cap_spread, none = np.full((n_steps, sub), 1.0 / sub), np.zeros((n_steps, sub))
+                    cap_spread = np.full((n_steps, sub), 1.0 / sub)
                 cap_spread[k] = capacity_spread(ready)
                 if zero is not None:                     # arrivals that meet no replica are turned away
-                    none[k] = (level_subs(seen[1], replicas.moves[seen[3]:], t0, t1, sub)[1]
-                               if zero == NONE_PROVISIONED else no_ready)
-                    if none[k].any():
-                        admitted[k] *= 1.0 - turned_away(None if spread is None else spread[k], none[k])
+                    away = (level_subs(seen[1], replicas.moves[seen[3]:], t0, t1, sub)[1]
+                            if zero == NONE_PROVISIONED else no_ready)
+                    if away.any():
+                        none = np.zeros((n_steps, sub)) if none is None else none
+                        none[k] = away
+                        admitted[k] *= 1.0 - turned_away(None if spread is None else spread[k], away)
                         rejected[k] = offered[k] - admitted[k]
         t0 += float(dt_s[k])
         work = admitted[k] + b
