@@ -178,10 +178,11 @@ def sub_net(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray,
     spread = np.asarray(spread, dtype=np.float64)
     sub = spread.shape[-1]
     adm, cap = np.asarray(admitted, dtype=np.float64), np.asarray(capacity, dtype=np.float64)
-    part = np.full(spread.shape, 1.0 / sub) if cap_spread is None else np.asarray(cap_spread, dtype=np.float64)
     if spread.ndim == 1:
-        return spread * adm - cap * part
-    return spread * adm[:, None] - cap[:, None] * part
+        return spread * adm - (cap / sub if cap_spread is None else cap * np.asarray(cap_spread, dtype=np.float64))
+    if cap_spread is None:
+        return spread * adm[:, None] - cap[:, None] / sub
+    return spread * adm[:, None] - cap[:, None] * np.asarray(cap_spread, dtype=np.float64)
 
 
 def sub_queue(b, net: np.ndarray) -> np.ndarray:
@@ -264,9 +265,8 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     a_sub = spread * admitted[:, None]
     cum_a = np.concatenate(([0.0], np.cumsum(a_sub.ravel())))
     b = np.asarray(b_start, dtype=np.float64)[rows]
-    part = np.full(spread.shape, 1.0 / sub) if cap_spread is None else np.asarray(cap_spread, dtype=np.float64)
-    q = sub_queue(b[:, None], sub_net(spread[rows], admitted[rows], np.asarray(capacity, dtype=np.float64)[rows],
-                                      part[rows]))
+    part = None if cap_spread is None else np.asarray(cap_spread, dtype=np.float64)[rows]
+    q = sub_queue(b[:, None], sub_net(spread[rows], admitted[rows], np.asarray(capacity, dtype=np.float64)[rows], part))
     q0 = np.column_stack([b, q[:, :-1]])                                 # the queue at each sub-step's start
     d_sub = np.maximum(q0 + a_sub[rows] - q, 0.0)                         # served in each sub-step
     x = (np.arange(points) + 0.5) / points
@@ -277,7 +277,8 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     # within a sub-step the plain fluid queue: at capacity while a backlog is left, then as the requests
     # arrive (min(c f, q0 + a f)); spread evenly over the sub-step, the requests served after a backlog
     # cleared inside it read a wait
-    c_sub = (np.asarray(capacity, dtype=np.float64)[rows][:, None] * part[rows])[:, j]
+    cap_rows = np.asarray(capacity, dtype=np.float64)[rows][:, None]
+    c_sub = np.broadcast_to(cap_rows / sub, (len(rows), sub))[:, j] if part is None else (cap_rows * part)[:, j]
     a_j = a_sub[rows][:, j]
     busy = c_sub * f < q0[:, j] + a_j * f
     d = (cum_a[rows * sub] - b)[:, None] + done[:, j] + np.minimum(c_sub * f, q0[:, j] + a_j * f)
