@@ -117,7 +117,7 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
             lag = decision_lag(t0 + idle, h, float(a.interval))     # None: no decision in the step
             settled = hpa_settled(a, curve, rate, b, s_each, replicas, t0 + idle + (h if lag is None else lag))
             prov, serve = scale_step(replicas, a, m_sat, t0 + idle, h, settled, held=hpa_holds(a, curve, rate, b, s_each))
-            n[k], serving[k] = prov * h / dt_s[k], serve * h / dt_s[k]
+            n[k], serving[k] = (prov * h / dt_s[k], serve * h / dt_s[k]) if idle > 0 else (prov, serve)
             cap[k] = serving[k] * curve.max_rps * dt_s[k]
             if seen[0] <= 0 or len(replicas.readies) > seen[2]:     # the replicas serving change inside it
                 t1 = t0 + float(dt_s[k])

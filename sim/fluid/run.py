@@ -290,8 +290,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         lat = fluid_queue(p, curve, offered, steps.dt_s, held, follow=q) if held is not spread_p else None
         replayed = held_steps(steps.edges, curve.meta.get("arrival"))
         ends = end_rate(met, curve.reject_share, steps.dt_s, met_spread, replayed)
-        spread_p = next((x.spread for x in (lat, q) if x is not None and x.spread is not None),
-                        held if lat is not None or q.spread is None else q.spread)
+        read = lat if lat is not None else q          # the latencies' queue: its admitted arrivals' sub-steps
+        spread_p = read.spread if read.spread is not None else held
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
         mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
