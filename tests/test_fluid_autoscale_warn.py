@@ -1,6 +1,6 @@
 """The fluid tier's warnings for what its steps hide from an autoscaled pool
 (:func:`sim.fluid.substep.autoscale_messages`): a rate that varies within a step past the autoscaler's
-tolerance, and ``autoscale.min: 0``, whose ``no_replica`` rejections only the request level makes.
+tolerance, and ``autoscale.min: 0`` where the fluid tier does not scale to zero as the request level does.
 
 The case is a planner's ramp: Llama-3-8B on H100s, a piecewise rate of 0 / 5 / 60 / 120 requests/s from
 0 / 30 / 60 / 90 minutes for two hours, one pool autoscaled from ``min: 0``. In hourly steps it ran
@@ -57,12 +57,23 @@ def test_the_ramps_swing_by_hand():
     assert within_step_swing(fine[1:, :, None]) == pytest.approx(30.0 / 90.0)
 
 
-def test_the_ramp_warns_of_the_step_and_of_min_zero():
+def test_the_ramp_warns_of_the_step_not_of_min_zero():
+    """Its rate is 0, then 5/s and more: never between 0 and one request a minute, so the pool goes to zero
+    in the fluid tier where it does at request level, and turns arrivals away there (sim.fluid.no_replica)."""
     out = messages(load_scenario(ramp()))
-    assert len(out) == 2
+    assert len(out) == 1
     assert out[0].startswith("fluid.step: the arrival rate varies within the 1 h steps (up to 100% off")
     assert "set fluid.step: 30 m or shorter" in out[0]
-    assert out[1].startswith("fleet.pools.0.autoscale.min: 0 (pool main)") and "no_replica" in out[1]
+
+
+def test_min_zero_in_a_fleet_of_two_pools_is_said_at_a_rate_of_zero():
+    """With a second pool the request level's router sends a request to the other pool's replicas while
+    this one has none; the fluid tier's fixed shares do not, and leave no_replica out: said."""
+    sc = ramp()
+    sc["fleet"]["pools"].append({"name": "spare", "gpu": "h100-sxm", "replicas": 1})
+    out = messages(load_scenario(sc))
+    assert len(out) == 2 and out[1].startswith("fleet.pools.0.autoscale.min: 0 (pool main)")
+    assert "several pools" in out[1] and "no_replica" in out[1]
 
 
 def test_the_steps_the_warning_names_hold_the_rate_and_silence_it():
@@ -94,6 +105,7 @@ def test_min_zero_is_said_where_an_interval_may_pass_without_an_arrival():
     assert messages(load_scenario(ramp({"process": "poisson", "rate": 20}, zero))) == []
     out = messages(load_scenario(ramp({"process": "poisson", "rate": 0.01}, zero)))
     assert len(out) == 1 and out[0].startswith("fleet.pools.0.autoscale.min: 0")
+    assert "scales a pool to zero only at a rate of 0" in out[0]
     assert messages(load_scenario(ramp({"process": "poisson", "rate": 0.01}, dict(zero, interval="2m")))) == []
 
 
@@ -124,4 +136,4 @@ def test_the_fluid_run_warns():
         sim.run(ramp(), overrides=["fidelity=fluid"])
     said = [str(w.message) for w in caught]
     assert any("fluid.step: the arrival rate varies within the 1 h steps" in m for m in said)
-    assert any("fleet.pools.0.autoscale.min: 0" in m for m in said)
+    assert not any("fleet.pools.0.autoscale.min: 0" in m for m in said)

@@ -304,20 +304,32 @@ def test_a_pool_with_no_replica_serving_waits_for_one_and_says_so_not_a_dash():
     assert hidden_message("main", 30.0, wait, np.inf, 2.0) is None    # the steps show that wait already
 
 
-def test_a_pool_scaled_from_zero_warns_of_its_first_step_in_words():
-    """A pool at zero (``autoscale.min: 0``) whose first replica serves from the end of the first 30 s
-    step, run on the fluid tier: the requests of that step wait for it, and the warning says so."""
+def test_a_pool_scaled_from_zero_turns_its_first_step_away_or_waits_for_its_replica_in_words():
+    """A pool at zero (``autoscale.min: 0``) whose first decision comes at the end of the first 30 s step:
+    every arrival of that step meets no replica, rejected ``no_replica`` as at request level (2/s x 30 s =
+    60; before, they waited in the fluid tier's backlog, :mod:`sim.fluid.no_replica`), and nothing waits.
+    Behind a central queue with a 15 s ``scale_up_delay`` those of the next 15 s wait for the replica
+    booting, and the warning says they wait until one is ready."""
     from conftest import scenario
     from sim.errors import ScenarioWarning
     from sim.fluid import run_fluid
     from sim.scenario.load import load_scenario
     from test_fluid import QUICK
 
-    sc = scenario(duration=300)
-    sc["fleet"]["pools"][0].update(replicas=0, autoscale={"min": 0, "max": 4, "interval": 30, "scale_up_delay": 0})
-    with warnings.catch_warnings(record=True) as got:
-        warnings.simplefilter("always")
-        run_fluid(load_scenario(sc), step_s=30.0, settings=QUICK)
-    said = [str(w.message) for w in got if issubclass(w.category, ScenarioWarning) and "fluid.step" in str(w.message)]
+    def run(router, delay):
+        sc = scenario(duration=300)
+        sc["fleet"]["router"] = router
+        sc["fleet"]["pools"][0].update(replicas=0, autoscale={"min": 0, "max": 4, "interval": 30,
+                                                              "scale_up_delay": delay})
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            s = run_fluid(load_scenario(sc), step_s=30.0, settings=QUICK).summary
+        return s, [str(w.message) for w in got if issubclass(w.category, ScenarioWarning)
+                   and "fluid.step" in str(w.message)]
+
+    s, said = run("least_outstanding", 0)
+    assert s["requests"]["rejected_by_reason"] == {"no_replica": 60} and said == []
+    s, said = run("central_queue", 15)
+    assert s["requests"]["rejected_by_reason"] == {"no_replica": 60}
     assert len(said) == 1 and "with no replica serving, requests wait until one is ready" in said[0], said
     assert "wait up to" not in said[0] and "–" not in said[0]

@@ -93,7 +93,9 @@ class Replicas:
     stabilization window keeps (see the module docstring). As at request level, a scale-up provisions
     new replicas and a scale-down releases some, never taking one back; ``moves`` logs each decision
     that raises or lowers the replicas provisioned, ``(time, replicas added or removed)``, which
-    :meth:`summary` counts as the request level does."""
+    :meth:`summary` counts as the request level does; ``readies`` each change of the replicas serving,
+    ``(time, replicas come ready or taken out)``, whose integral over a step is :meth:`step`'s mean
+    serving (read within a step by :mod:`sim.fluid.no_replica`, and cleared once read)."""
 
     def __init__(self, n0: float, delay_s: float, cooldown_s: float) -> None:
         self.ready = self.n0 = float(n0)
@@ -102,6 +104,7 @@ class Replicas:
         self.recs: list[tuple[float, float]] = []
         self.events: list[tuple[float, float]] = []    # (time, replicas added or removed), for the rate limits
         self.moves: list[tuple[float, float]] = []     # every such event, kept (summary)
+        self.readies: list[tuple[float, float]] = []   # (time, change of the replicas serving)
 
     @property
     def total(self) -> float:
@@ -167,6 +170,8 @@ class Replicas:
                 ready_at, c = self.warming[-1]
                 gone = min(c, surplus)
                 serve_s += gone * max(0.0, at - max(ready_at, t0))
+                if at > max(ready_at, t0):              # came ready before this decision took it out
+                    self.readies += [(max(ready_at, t0), gone), (at, -gone)]
                 surplus -= gone
                 if gone < c:
                     self.warming[-1][1] = c - gone
@@ -174,12 +179,15 @@ class Replicas:
                     self.warming.pop()
             serve_s += surplus * (at - t0)
             self.ready -= surplus
+            if surplus > 0:
+                self.readies.append((at, -surplus))
         serve_s += self.ready * dt
         still = []
         for ready_at, c in self.warming:
             serve_s += c * max(0.0, t1 - max(ready_at, t0))
             if ready_at <= t1:
                 self.ready += c
+                self.readies.append((max(ready_at, t0), c))
             else:
                 still.append([ready_at, c])
         self.warming = still

@@ -77,6 +77,7 @@ from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.in_system import end_rate, in_system_at_end, replayed_end, saturated_running, sub_in_system
 from sim.fluid.intervals import interval_columns, replica_intervals
+from sim.fluid.no_replica import zero_rule
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.pool_queue import PoolQueue, fluid_queue
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
@@ -270,21 +271,27 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
     shares = class_spread(fine, steps.demand) if spread is not None else None
     by_cls = shares if own is not None else None
+    zero = zero_rule(sc.fleet.router.policy, len(pools))    # when arrivals meet no replica (sim.fluid.no_replica)
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
         spread_p = pool_spread(by_cls, mine.demand) if by_cls is not None else spread
         # the queue on the arrivals' own sub-steps; the latencies read a replay's steps evenly (its swings are in
         # its curve: held_spread), on a queue of their own
-        q = fluid_queue(p, curve, offered, steps.dt_s, spread_p, reading_noise=sc.fluid.reading_noise)
+        q = fluid_queue(p, curve, offered, steps.dt_s, spread_p, zero=zero, reading_noise=sc.fluid.reading_noise)
         if q.autoscale is not None:                   # the counts queue's decisions: the ones billed
             scaled[p.name] = q.autoscale
-        hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
+        # what met a replica: the offer less the arrivals turned away for want of one, over its own sub-steps
+        met = offered - q.no_replica if q.no_replica is not None else offered
+        met_spread = q.spread if q.spread is not None else spread_p
+        hidden.append((p.name, met, curve.reject_share, q.serving, curve.max_rps, q.b_end, met_spread, q.cap_spread))
         held = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))
         # on the counts queue's replicas: one trajectory, billed and behind the latencies
         lat = fluid_queue(p, curve, offered, steps.dt_s, held, follow=q) if held is not spread_p else None
         replayed = held_steps(steps.edges, curve.meta.get("arrival"))
-        ends, spread_p = end_rate(offered, curve.reject_share, steps.dt_s, spread_p, replayed), held
+        ends = end_rate(met, curve.reject_share, steps.dt_s, met_spread, replayed)
+        read = lat if lat is not None else q          # the latencies' queue: its admitted arrivals' sub-steps
+        spread_p = read.spread if read.spread is not None else held
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
         mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
@@ -377,7 +384,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
     if lq.sub_q is not None:                    # and a backlog built and cleared inside a step (its sub-steps)
         queued |= backlogged(lq.sub_q, l_cap).any(axis=1)
     waits = step_waits(steps.edges, l_admitted, l_served, l_cap, queued)   # FCFS behind the backlog, in the step too
-    read_on_subs(waits, steps.edges, l_admitted, lq.b_start, l_cap, spread)
+    read_on_subs(waits, steps.edges, l_admitted, lq.b_start, l_cap, spread, lq.cap_spread)
     # each instant at the load served then: at capacity behind the backlog
     waits = waits.on_curve(curve.rates_rps, l_dt, curve.max_rps)
     i, w = curve.position(load)
@@ -433,7 +440,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
         for c, acc in enumerate(per_cls):
             late = backlog_by_step(steps.edges, l_admitted, l_b, cls_slo[c][0], since_warm)
             acc.add_missed(float(np.sum(late * steps.cls_frac[:, c])))
-    fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
+    fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm, q.no_replica)
 
     gpr = p.gpus_per_replica
     rate_rep = np.where(up > 0, served / dt_s, 0.0)

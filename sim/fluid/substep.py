@@ -42,12 +42,16 @@ def sub_edges(edges: np.ndarray, sub: int = SUB) -> np.ndarray:
     return np.append(inner.ravel(), edges[-1])
 
 
-def hidden_wait(admitted_sub: np.ndarray, capacity_rps: np.ndarray, dt_s: np.ndarray) -> float:
+def hidden_wait(admitted_sub: np.ndarray, capacity_rps: np.ndarray, dt_s: np.ndarray,
+                cap_spread: np.ndarray | None = None) -> float:
     """The longest wait (s) of the fluid queue run on sub-steps: ``admitted_sub`` is ``(steps, sub)``
-    requests, served at ``capacity_rps`` per step (requests/s) over steps of ``dt_s``."""
+    requests, served at ``capacity_rps`` per step (requests/s, its mean) over steps of ``dt_s``, each
+    sub-step its ``cap_spread`` share of it (even by default; :mod:`sim.fluid.no_replica`)."""
     admitted_sub = np.asarray(admitted_sub, dtype=np.float64)
     n, sub = admitted_sub.shape
     rate = np.repeat(np.asarray(capacity_rps, dtype=np.float64), sub)
+    if cap_spread is not None:
+        rate = rate * np.asarray(cap_spread, dtype=np.float64).ravel() * sub
     net = admitted_sub.ravel() - rate * np.repeat(np.asarray(dt_s, dtype=np.float64) / sub, sub)
     q = sub_queue(0.0, net)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -143,7 +147,8 @@ def sub_mix(shares: np.ndarray, demand: np.ndarray, cls_frac: np.ndarray) -> np.
     return np.where(alike, np.asarray(cls_frac, dtype=np.float64)[:, None, :], mix)
 
 
-def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray,
+                  cap_spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per step, ``(P, m)``: what the sub-steps add to a backlog, arrivals less capacity (``P``, the step's
     ``admitted - capacity``), and the lowest that running sum reaches at a sub-step's end (``m``). A step
     that starts with a backlog ``b`` ends with :func:`end_backlog` ``= b + P - min(0, b + m)``: the plain
@@ -154,7 +159,7 @@ def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray
         >>> float(p[0]), float(m[0]), float(end_backlog(0.0, p[0], m[0]))  # 0.5/s then 1.5/s against 1/s
         (0.0, -900.0, 900.0)
     """
-    run = np.cumsum(sub_net(spread, admitted, capacity), axis=1)
+    run = np.cumsum(sub_net(spread, admitted, capacity, cap_spread), axis=1)
     return run[:, -1], run.min(axis=1)
 
 
@@ -163,16 +168,21 @@ def end_backlog(b: float, p: float, m: float) -> float:
     return b + p - min(0.0, b + m)
 
 
-def sub_net(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def sub_net(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray,
+            cap_spread: np.ndarray | None = None) -> np.ndarray:
     """``(steps, SUB)``: what each sub-step adds to a queue, its arrivals (``spread`` of the step's
-    ``admitted``) less its part of the step's ``capacity`` (requests per step); one step's row when
-    ``spread`` is one row and the others are numbers."""
+    ``admitted``) less its part of the step's ``capacity`` (requests per step): an even part, or its
+    ``cap_spread`` share where the replicas serving change inside the step (:mod:`sim.fluid.no_replica`:
+    those still booting serve nobody); one step's row when ``spread`` is one row and the others are
+    numbers."""
     spread = np.asarray(spread, dtype=np.float64)
     sub = spread.shape[-1]
     adm, cap = np.asarray(admitted, dtype=np.float64), np.asarray(capacity, dtype=np.float64)
     if spread.ndim == 1:
-        return spread * adm - cap / sub
-    return spread * adm[:, None] - cap[:, None] / sub
+        return spread * adm - (cap / sub if cap_spread is None else cap * np.asarray(cap_spread, dtype=np.float64))
+    if cap_spread is None:
+        return spread * adm[:, None] - cap[:, None] / sub
+    return spread * adm[:, None] - cap[:, None] * np.asarray(cap_spread, dtype=np.float64)
 
 
 def sub_queue(b, net: np.ndarray) -> np.ndarray:
@@ -189,7 +199,7 @@ def sub_queue(b, net: np.ndarray) -> np.ndarray:
 
 
 def hidden_backlog(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray, b_start: np.ndarray,
-                   b_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   b_end: np.ndarray, cap_spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(sub_q, within)``: the backlog at each sub-step's end (steps x sub-steps, the queue of
     :func:`sub_queue` from each step's starting backlog ``b_start``, each step serving up to its
     ``capacity``), and per step whether a backlog builds and clears inside it (none at its start or end,
@@ -204,7 +214,7 @@ def hidden_backlog(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarra
     """
     capacity = np.asarray(capacity, dtype=np.float64)
     b_start = np.asarray(b_start, dtype=np.float64)
-    sub_q = sub_queue(b_start[:, None], sub_net(spread, admitted, capacity))
+    sub_q = sub_queue(b_start[:, None], sub_net(spread, admitted, capacity, cap_spread))
     within = ~((b_start + np.asarray(b_end, dtype=np.float64)) > 0) & backlogged(sub_q, capacity).any(axis=1)
     return sub_q, within
 
@@ -220,15 +230,17 @@ def backlogged(sub_q: np.ndarray, capacity) -> np.ndarray:
     return sub_q > 1e-9 * np.maximum(np.asarray(capacity, dtype=np.float64), 1.0)[..., None]
 
 
-def at_capacity_subs(b: float, spread_row: np.ndarray, admitted: float, capacity: float) -> float:
+def at_capacity_subs(b: float, spread_row: np.ndarray, admitted: float, capacity: float,
+                     cap_row: np.ndarray | None = None) -> float:
     """The share of a step's sub-steps that end with a backlog (the pool at capacity through them), the
     queue started at ``b``: what the busy share reads for a step whose sub-steps lost capacity."""
-    q = sub_queue(b, sub_net(spread_row, admitted, capacity))
+    q = sub_queue(b, sub_net(spread_row, admitted, capacity, cap_row))
     return float(np.mean(backlogged(q, capacity)))
 
 
 def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,
-              spread: np.ndarray, rows: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+              spread: np.ndarray, rows: np.ndarray, points: int,
+              cap_spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per step of ``rows`` and evenly spread instant of it, the first-come-first-served wait (s) of
     the request served then and the rate served then (requests per step), with arrivals and services
     taken per sub-step (``spread``: each step's demand over its sub-steps; the queue on them from each
@@ -236,6 +248,7 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     part of ``capacity``): where the rate varies inside a step, the requests served after a rise waited
     longer than those before it (see :mod:`sim.fluid.backlog`). Only the steps of ``rows`` are served on
     their sub-steps: the services before a step are the arrivals before it less its starting backlog.
+    ``cap_spread``: each sub-step's share of its step's capacity (even by default; :mod:`sim.fluid.no_replica`).
 
         >>> row = np.array([[0.25] * 6 + [0.75] * 6]) / 6     # 0.5/s, then 1.5/s against 1/s
         >>> w, r = sub_waits(np.array([0.0, 3600.0]), np.array([3600.0]), np.zeros(1), np.array([3600.0]), row,
@@ -252,7 +265,8 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     a_sub = spread * admitted[:, None]
     cum_a = np.concatenate(([0.0], np.cumsum(a_sub.ravel())))
     b = np.asarray(b_start, dtype=np.float64)[rows]
-    q = sub_queue(b[:, None], sub_net(spread[rows], admitted[rows], np.asarray(capacity, dtype=np.float64)[rows]))
+    part = None if cap_spread is None else np.asarray(cap_spread, dtype=np.float64)[rows]
+    q = sub_queue(b[:, None], sub_net(spread[rows], admitted[rows], np.asarray(capacity, dtype=np.float64)[rows], part))
     q0 = np.column_stack([b, q[:, :-1]])                                 # the queue at each sub-step's start
     d_sub = np.maximum(q0 + a_sub[rows] - q, 0.0)                         # served in each sub-step
     x = (np.arange(points) + 0.5) / points
@@ -263,7 +277,8 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     # within a sub-step the plain fluid queue: at capacity while a backlog is left, then as the requests
     # arrive (min(c f, q0 + a f)); spread evenly over the sub-step, the requests served after a backlog
     # cleared inside it read a wait
-    c_sub = (np.asarray(capacity, dtype=np.float64)[rows] / sub)[:, None]
+    cap_rows = np.asarray(capacity, dtype=np.float64)[rows][:, None]
+    c_sub = np.broadcast_to(cap_rows / sub, (len(rows), sub))[:, j] if part is None else (cap_rows * part)[:, j]
     a_j = a_sub[rows][:, j]
     busy = c_sub * f < q0[:, j] + a_j * f
     d = (cum_a[rows * sub] - b)[:, None] + done[:, j] + np.minimum(c_sub * f, q0[:, j] + a_j * f)
@@ -272,25 +287,26 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
 
 
 def read_on_subs(waits, edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,
-                 spread: np.ndarray | None) -> None:
-    """Where the rate varies inside the steps, the backlogged steps' waits (a
-    :class:`~sim.fluid.backlog.StepWaits`, in place) read per sub-step (:func:`sub_waits`: after a rise
-    longer than before it), and their means."""
-    if spread is None or not len(waits.rows) or not np.ptp(spread) > 1e-12:
+                 spread: np.ndarray | None, cap_spread: np.ndarray | None = None) -> None:
+    """Where the rate or the replicas serving (``cap_spread``, :func:`sub_waits`) vary inside the steps, the
+    backlogged steps' waits (a :class:`~sim.fluid.backlog.StepWaits`, in place) read per sub-step
+    (:func:`sub_waits`: after a rise longer than before it), and their means."""
+    varies = cap_spread is not None and np.ptp(cap_spread) > 1e-12
+    if spread is None or not len(waits.rows) or not (np.ptp(spread) > 1e-12 or varies):
         return
     from sim.fluid.backlog import rate_mean
 
     waits.waits[:], waits.rate[:] = sub_waits(edges, admitted, b_start, capacity, spread, waits.rows,
-                                              waits.waits.shape[1])
+                                              waits.waits.shape[1], cap_spread)
     waits.mean[waits.rows] = rate_mean(waits.waits, waits.rate)
 
 
 def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) -> None:
     """A :class:`~sim.errors.ScenarioWarning` for each pool whose steps hide a backlog
     (:func:`hidden_message`). ``pools`` holds ``(name, offered per step, reject share, serving
-    replicas per step, max_rps, backlog at each step's end[, the pool's own spread])``; each pool's
-    sub-steps split its step's offer as its demand falls within the step (its own spread, else the
-    fleet's ``spread``, :func:`sub_spread`; ``None``: no steps)."""
+    replicas per step, max_rps, backlog at each step's end[, the pool's own spread[, each sub-step's
+    share of the capacity]])``; each pool's sub-steps split its step's offer as its demand falls within
+    the step (its own spread, else the fleet's ``spread``, :func:`sub_spread`; ``None``: no steps)."""
     import warnings
 
     from sim.errors import ScenarioWarning
@@ -301,7 +317,9 @@ def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) ->
     for name, offered, reject, serving, max_rps, b_end, *own in pools:
         spread_p = own[0] if own and own[0] is not None else spread
         cap = np.asarray(serving, dtype=np.float64) * max_rps
-        message = hidden_message(name, step_s, hidden_wait(spread_p * (offered * (1.0 - reject))[:, None], cap, dt_s),
+        cap_spread = own[1] if len(own) > 1 else None
+        message = hidden_message(name, step_s, hidden_wait(spread_p * (offered * (1.0 - reject))[:, None], cap, dt_s,
+                                                           cap_spread),
                                  longest_wait(b_end, cap), sc.slo.ttft_s)
         if message:
             warnings.warn(message, ScenarioWarning, stacklevel=3)
@@ -352,11 +370,13 @@ def autoscale_messages(sc, dt_s: np.ndarray, fine: np.ndarray | None, pools: lis
     replicas (:mod:`sim.fluid.autoscale`), so a rate that leaves the step's mean by more than the HPA's
     tolerance band (``autoscale.tolerance``, at least its default 0.1) inside a step is one the request
     level's autoscaler follows, late by its interval and ``scale_up_delay``, and the steps do not; and a
-    pool at ``autoscale.min: 0`` that scales to zero rejects arrivals ``no_replica`` at request level,
-    which the fluid tier never does (it serves them from the replicas the step settles at): said where
-    the fleet's rate falls below one request per autoscaler ``interval`` in some sub-step, so that an
-    interval may pass idle (the request-level autoscaler scales an idle pool to ``min``). ``dt_s``: the
-    steps' lengths; ``fine``: :func:`sub_arrivals`.
+    pool at ``autoscale.min: 0``, which at request level scales to zero after an interval that passes
+    idle and then rejects arrivals ``no_replica`` until a replica is up: the fluid tier turns those away
+    in a fleet of one pool (:mod:`sim.fluid.no_replica`), where its pool goes to zero only at a rate of
+    0, so it is said where the fleet's rate lies between 0 and one request per autoscaler ``interval``
+    in some sub-step (an interval may then pass idle); in a fleet of several pools, whose shares the
+    fluid tier fixes, where it falls below one request per interval. ``dt_s``: the steps' lengths;
+    ``fine``: :func:`sub_arrivals`.
 
         >>> from types import SimpleNamespace as NS
         >>> sc = NS(workload=NS(arrival=NS(process="poisson", rate=1.0), classes=[]))
@@ -383,12 +403,23 @@ def autoscale_messages(sc, dt_s: np.ndarray, fine: np.ndarray | None, pools: lis
                        f"queueing, rejections and SLO attainment may read far too good; set fluid.step: "
                        f"{duration(fix)} or shorter, or check at fidelity: request")
     rate = None if fine is None else fine.sum(axis=2) / (np.asarray(dt_s, dtype=np.float64)[:, None] / SUB)
+    alone = len(pools) == 1              # sim.fluid.no_replica.zero_rule
     for i, name, a in scaled:
-        if a.min == 0 and rate is not None and float(rate.min()) * float(a.interval) < 1.0:
+        if a.min != 0 or rate is None:
+            continue
+        per = rate * float(a.interval)
+        if alone and bool(((per > 0) & (per < 1.0)).any()):
+            out.append(f"fleet.pools.{i}.autoscale.min: 0 (pool {name}): the rate falls below one request per "
+                       f"autoscaler interval without reaching 0 in some {duration(step_s / SUB)} sub-step; at request "
+                       f"level an interval may then pass with no request, the pool scale to zero and the next "
+                       f"arrivals be rejected no_replica until a replica is up (scale_up_delay); the fluid tier "
+                       f"scales a pool to zero only at a rate of 0, so its no_replica count and SLO attainment may "
+                       f"leave those out; check at fidelity: request")
+        elif not alone and float(per.min()) < 1.0:
             out.append(f"fleet.pools.{i}.autoscale.min: 0 (pool {name}): at request level a pool scaled to zero rejects "
-                       f"arrivals no_replica until a replica is up (scale_up_delay); the fluid tier never does, it "
-                       f"serves them from the replicas each step settles at, so its rejected count and SLO "
-                       f"attainment leave those out; check at fidelity: request")
+                       f"arrivals no_replica while no replica of the fleet is up (scale_up_delay); in a fleet of "
+                       f"several pools the fluid tier never does, it keeps each pool's share of the arrivals in its "
+                       f"backlog, so its rejected count and SLO attainment leave those out; check at fidelity: request")
     return out
 
 

@@ -230,18 +230,22 @@ class FleetSums:
             self.lat_w[m] += float(n_old.sum())
 
     def add_counts(self, curve: CapacityCurve, served: np.ndarray, rejected: np.ndarray, backlog: float,
-                   meas: np.ndarray, att: np.ndarray, after_warm: np.ndarray) -> None:
-        """One pool's requests served, refused (by reason) and left in its backlog; SLO sums over ``meas`` (the
-        requests the latencies read after the warm-up) and the window's throughput over those ``served`` then
-        (the completed ones: where a replay's latencies read a queue of their own, :mod:`sim.fluid.run`, its
-        requests served are not the pool's)."""
+                   meas: np.ndarray, att: np.ndarray, after_warm: np.ndarray, no_replica: np.ndarray | None = None) -> None:
+        """One pool's requests served, refused (by reason: ``no_replica``, those of ``rejected`` that met no
+        replica, :mod:`sim.fluid.no_replica`; the rest as its curve refused them) and left in its backlog; SLO
+        sums over ``meas`` (the requests the latencies read after the warm-up) and the window's throughput over
+        those ``served`` then (the completed ones: where a replay's latencies read a queue of their own,
+        :mod:`sim.fluid.run`, its requests served are not the pool's)."""
         self.backlog += backlog
         self.served += float(served.sum())
         self.rejected += float(rejected.sum())
+        away = float(no_replica.sum()) if no_replica is not None else 0.0
+        if away > 0:
+            self.by_reason["no_replica"] = self.by_reason.get("no_replica", 0.0) + away
         for reason, share_r in (curve.meta.get("reject_reasons") or {}).items():
             if share_r > 0 and curve.reject_share > 0:
                 self.by_reason[reason] = (self.by_reason.get(reason, 0.0)
-                                          + float(rejected.sum()) * share_r / curve.reject_share)
+                                          + (float(rejected.sum()) - away) * share_r / curve.reject_share)
         self.met += float(np.sum(meas * att))
         self.fin += float(np.sum(meas + rejected * after_warm))
         done = float(np.sum(served * after_warm))
