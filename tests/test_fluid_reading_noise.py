@@ -18,8 +18,7 @@ from scipy.special import ndtr
 import sim
 from sim.fluid.busy import behind
 from sim.fluid.capacity import capacity_curve
-from sim.fluid.reading_noise import (busy_reading_sd, busy_var, min_cov, readings, residual, work_reading_rel_sd,
-                                     z_largest)
+from sim.fluid.reading_noise import busy_reading_sd, busy_var, min_cov, readings, residual, z_largest
 from sim.scenario.load import load_scenario
 
 from test_fluid import QUICK, _linear_scenario
@@ -152,35 +151,3 @@ def test_the_request_levels_readings_scatter_as_derived():
 @pytest.mark.parametrize("router, n, per_rps", [("least_outstanding", 2, 2.0), ("random", 1, 1.5)])
 def test_the_request_levels_readings_scatter_as_derived_on_other_pools(router, n, per_rps):
     _check_readings(router, n, per_rps)
-
-
-def _load_factor_readings(monkeypatch, n: int, rate: float, interval: float) -> tuple[float, float, int]:
-    """The request level's ``load_factor`` readings of a fixed pool (``min = max = n``), recorded as its
-    autoscaler takes them, against the fluid tier's relative SD from the pool's curve."""
-    import sim.serving.autoscaler as autoscaler
-    seen: list[float] = []
-    read = autoscaler.Autoscaler._load_factor
-
-    def recorded(self, t):
-        seen.append(read(self, t))
-        return seen[-1]
-    monkeypatch.setattr(autoscaler.Autoscaler, "_load_factor", recorded)
-    sc = _fixed_pool("random", n, rate / n)
-    sc["fleet"]["pools"][0]["autoscale"] = {"metric": "load_factor", "target": 0.9, "interval": interval,
-                                           "min": n, "max": n}
-    sim.run(copy.deepcopy(sc))
-    got = np.array(seen[int(600 / interval) + 1:])
-    loaded = load_scenario(copy.deepcopy(sc))
-    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
-    return float(got.std(ddof=1) / got.mean()), work_reading_rel_sd(curve, rate, interval), len(got)
-
-
-def test_the_load_factor_readings_scatter_as_a_compound_poisson_count(monkeypatch):
-    """Relative SD of 229 one-minute readings against ``sqrt((1 + cv_X^2) / (lambda W))``, within 4
-    standard errors of a sample SD (4.7 %), on the pool whose busy share is checked above (its curve
-    measured once). Measured: 3 replicas at 3 requests/s, 0.0856 run, 0.0957 formula; 2 least
-    outstanding at 4/s over 5 hours, 0.0788 and 0.0828; with ``cv_X^2`` from a fresh draw of the
-    workload's tokens, 3 at 9/s, 0.0516 and 0.0553, and 1 at 1/s over 5 minutes, 0.0726 and 0.0740 (56
-    readings). The formula is 2-12 % above every run, a bias these checks leave unexplained."""
-    got, want, count = _load_factor_readings(monkeypatch, 3, 3.0, 60.0)
-    assert want == pytest.approx(got, rel=4.0 / math.sqrt(2.0 * (count - 1)))
