@@ -243,12 +243,7 @@ def length_stats(template: dict, base_dir: Path, n: int = LENGTH_SAMPLE, seed: i
         per_class.append([float(p[m].mean()), float(out[m].mean())] if m.any() else None)
     p_mean = float(p[ok].mean()) if ok.any() else 0.0
     o_mean = float(out[ok].mean()) if ok.any() else 0.0
-    # the tokens a served request has the pool's replicas process (tokens_per_request): their spread
-    # is the load factor reading's noise (sim.fluid.reading_noise)
-    work = {"prefill": p, "decode": out - 1}.get(getattr(pool, "role", "both"), p + out)[ok].astype(np.float64)
-    work = np.maximum(work, 1.0)
-    tokens_cv2 = float(work.var() / work.mean() ** 2) if len(work) else 0.0
-    return {"prompt_tokens_mean": p_mean, "output_tokens_mean": o_mean, "tokens_cv2": tokens_cv2,
+    return {"prompt_tokens_mean": p_mean, "output_tokens_mean": o_mean,
             "work_weights": work_weights(pool, p_mean, o_mean),
             "turnover_batch": turnover_batch(pool, p_mean, o_mean) if ok.any() else 1,
             "reject_share": float(refused.mean()), "class_tokens": per_class, "n": int(len(p)),
@@ -304,7 +299,6 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
               "probe_rate_rps": probe_rate, "group_replicas": int(group),
               "group_router": template["fleet"]["router"],
               "class_tokens": lengths["class_tokens"], "length_sample": lengths["n"],
-              "tokens_cv2": lengths["tokens_cv2"],
               "reject_reasons": lengths["reject_reasons"],
               "runs": {"requests": g.n_req, "rejected": g.n_rej, "completed": g.n_done,
                        "prompt_tokens_mean": g.tok_in / max(g.n_done, 1),

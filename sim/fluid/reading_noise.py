@@ -30,18 +30,11 @@ which the first two moments fix; exponential ``T`` (``cv^2 = 1``) and determinis
 special cases. ``rho`` for a gamma of shape ``k`` and scale ``theta``: ``Q(k + 1, tau / theta) -
 (tau / E[T]) Q(k, tau / theta)``, ``Q`` the regularized upper incomplete gamma function.
 
-**load_factor** (:func:`work_reading_rel_sd`): the work done over the interval over what the serving
-replicas could do, the tokens they processed priced at the mix's seconds per request; the tokens
-of the requests of one interval are a compound Poisson sum, of relative variance ``(1 + cv_X^2) /
-(lambda W)`` (``X`` a request's tokens on the pool's role, ``lambda`` the pool's requests/s; the
-requests at an interval's edges, split between two, make it a little less). Whatever ``n``, so the
-noisy reading would be the expected one times ``1 + z sd_rel``. Checked against the request level's
-readings; not read by the autoscaler (:mod:`sim.fluid.autoscale`): on the load-factor ramps of
-``tests/test_cross_tier.py`` it moved the fluid tier's GPU-hours from -0.4 % and -3.1 % of the
-request level's to +3.7 % and +2.0 %, and its replicas per step further from theirs (docs/fleet_dynamics.md).
-
-The other metrics are read at their expected values: ``kv``, ``queue`` and ``ttft`` (means over
-the interval of quantities whose time correlation the curve does not give).
+The other metrics are read at their expected values: ``load_factor`` (its noise, a compound Poisson
+sum of the interval's tokens, was derived and measured but moved the fluid tier away from the
+request level on its ramps: docs/fleet_dynamics.md, "Reading noise in the fluid tier"), ``kv``,
+``queue`` and ``ttft`` (means over the interval of quantities whose time correlation the curve does
+not give).
 
     >>> round(z_largest(1), 6), round(z_largest(12), 4), round(z_largest(6), 4)
     (0.0, 1.5882, 1.2313)
@@ -198,24 +191,6 @@ def busy_var(m: float, n: int, window_s: float, mean_t: float, cv2: float) -> fl
     c = min_cov(m, n, residual(tau, mean_t, cv2))
     integral = 0.5 * top * float(np.dot(_WEIGHTS, (window_s - tau) * c))
     return max(2.0 * integral / (window_s * window_s), 0.0)
-
-
-def work_reading_rel_sd(curve, rate_rps: float, window_s: float) -> float:
-    """The standard deviation of a ``load_factor`` reading over ``window_s`` relative to its expected
-    value, at ``rate_rps`` requests/s into the pool: the tokens its replicas process in the window
-    are a compound Poisson sum, of relative variance ``(1 + cv_X^2) / (lambda W)`` (``X`` a request's
-    tokens, whose ``cv_X^2`` the curve measured from the workload: ``meta["tokens_cv2"]``), whatever
-    the replicas they are spread over (requests much shorter than the window). 0 for a curve
-    without it, and at no load.
-
-        >>> from types import SimpleNamespace as NS
-        >>> round(work_reading_rel_sd(NS(meta={"tokens_cv2": 1.0}), 0.2, 300.0), 4)     # sqrt(2 / 60)
-        0.1826
-    """
-    cv2 = curve.meta.get("tokens_cv2") if curve is not None else None
-    if cv2 is None or rate_rps <= 0 or window_s <= 0:
-        return 0.0
-    return math.sqrt((1.0 + float(cv2)) / (rate_rps * window_s))
 
 
 def busy_reading_sd(curve, per_rps: float, n: float, window_s: float, router: str | None = None) -> float:
