@@ -199,6 +199,28 @@ def test_compare_out_over_a_file_of_another_result_is_refused_and_the_file_kept(
     assert _main(["compare", a, a, "--out", str(tmp_path / "b" / "comparison.json")]) == 0    # beside it: fine
 
 
+
+def test_compare_out_over_a_file_of_a_sweep_is_refused_and_the_file_kept(tmp_path, capsys):
+    """A sweep's folder is a result too: ``compare a a --out sw/sweep.json`` (or its ``command.json``, a table, a
+    point) wrote the comparison over it, exit 0, and ``command.json`` overwritten left the folder no sweep's."""
+    path = _scenario(tmp_path)
+    a, sw = str(tmp_path / "a"), tmp_path / "sw"
+    assert _main(["run", str(path), "--out", a, "--quiet", "--figures", "none"]) == 0
+    assert _main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(sw), "--quiet", "--no-figures"]) == 0
+    capsys.readouterr()
+    point = next((sw / "points").glob("*.json"))
+    files = [sw / n for n in ("sweep.json", "command.json", "sweep.csv", "sweep_ci.csv", "scenario.json")] + [point]
+    before = {f: f.read_bytes() for f in files}
+    for f in files:
+        folder = sw / "points" if f == point else sw
+        for flag in ("--out", "--html"):
+            assert _main(["compare", a, a, flag, str(f)]) == 2
+            assert _err(capsys) == [f"{flag}: {f}: it is a file of the result in {sw}, which writing it would "
+                                    "replace; name a file outside the result's folder"], folder
+    assert {f: f.read_bytes() for f in files} == before
+    assert _main(["compare", a, a, "--out", str(sw / "comparison.json")]) == 0    # beside them: fine
+
+
 # ------------------------------------------------------------------ a --set value the shell split
 @pytest.mark.parametrize("command", [["validate"], ["run"], ["sweep", "--grid", "seed=1,2"]])
 def test_a_set_value_split_at_its_space_says_to_quote_it(tmp_path, capsys, command):
