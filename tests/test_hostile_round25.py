@@ -232,6 +232,17 @@ def test_a_set_value_split_at_its_space_says_to_quote_it(tmp_path, capsys, comma
            "quotes)" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("set_words", [["--set", "duration=1h", "30m", "15s"], ["--set=duration=1h", "30m", "15s"]])
+def test_a_set_value_split_at_two_spaces_says_the_whole_value_to_quote(tmp_path, capsys, set_words):
+    """``--set duration=1h 30m 15s`` said to write ``--set 'duration=1h 30m'``: followed, the run took 1h30m where
+    1h30m15s was meant, without a word."""
+    path = _scenario(tmp_path)
+    assert _main(["run", str(path), *set_words]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: 30m 15s (the shell split the value at its space: write --set 'duration=1h 30m " \
+           "15s', in quotes)" in err and "Traceback" not in err
+
+
 def test_a_latency_bound_written_as_a_compound_duration_says_the_seconds(tmp_path, capsys):
     """``--constraint 'latency.e2e.p99<=1m30s'`` said only 'bound must be a number'; ``2s`` already had the hint."""
     path = _scenario(tmp_path)
