@@ -97,6 +97,7 @@ def split_hint(argv: list[str], unrecognized: list[str]) -> str:
         >>> split_hint(["run", "a.yaml", "--set", "seed=3", "b.yaml"], ["b.yaml"])     # (a second file: no split)
         ''
     """
+    unrecognized = set(unrecognized)        # (each word looked up once: 30,000 stray words took 9 s as a list)
     for i, word in enumerate(argv[:-1]):
         value = word[len("--set="):] if word.startswith("--set=") else argv[i + 1] if word == "--set" else None
         start = i + 1 if word.startswith("--set=") else i + 2
