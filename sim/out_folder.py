@@ -18,6 +18,9 @@ from sim.paths import followed, too_long
 OWNER_FILE = "command.json"
 #: each command's own result file: a folder written before :data:`OWNER_FILE` is known by it
 RESULT_FILES = {"summary.json": "run", "sweep.json": "sweep", "plan.json": "plan", "saturation.json": "saturation"}
+#: the tables a sweep, plan or saturation search writes beside its result file and ``scenario.json``
+#: (:mod:`sim.planning.sweep`, :mod:`sim.planning.plan_folder`, :mod:`sim.planning.saturation`)
+SEARCH_TABLES = ("sweep.csv", "sweep_ci.csv", "plan.csv", "saturation.csv")
 
 
 def check_out_dir(out: Path, option: str = "--out") -> None:
@@ -90,13 +93,15 @@ def _a_result(folder: Path) -> bool:
 
 def result_file_problem(path: str | Path) -> str | None:
     """Why a file written at ``path`` would break a result (``None``: it would not): it is one of the files of
-    the result in its folder (:func:`sim.metrics.output.result_files`: ``summary.json``, a figure), which
-    ``fleetsim compare --out results/b/summary.json`` wrote over with a comparison."""
+    the result in its folder (:func:`sim.metrics.output.result_files`: ``summary.json``, a figure; a search's
+    :data:`OWNER_FILE`, result file, :data:`SEARCH_TABLES` and ``points/``), which
+    ``fleetsim compare --out results/b/summary.json`` (or ``sweep/sweep.json``) wrote over with a comparison."""
     from sim.metrics.output import result_files
 
     real = Path(os.path.realpath(path))
     for folder in (real.parent, real.parent.parent):
-        if _a_result(folder) and real in {Path(os.path.realpath(f)) for f in result_files(folder)}:
+        ours = [*result_files(folder), *(folder / n for n in (OWNER_FILE, *RESULT_FILES, *SEARCH_TABLES))]
+        if _a_result(folder) and (real in {Path(os.path.realpath(f)) for f in ours} or real.parent == folder / "points"):
             return (f"it is a file of the result in {folder}, which writing it would replace; name a file outside "
                     f"the result's folder")
     return None

@@ -88,12 +88,38 @@ def split_hint(argv: list[str], unrecognized: list[str]) -> str:
 
         >>> split_hint(["run", "s.yaml", "--set", "duration=1h", "30m"], ["30m"])
         " (the shell split the value at its space: write --set 'duration=1h 30m', in quotes)"
+        >>> split_hint(["run", "s.yaml", "--set=duration=1h", "30m", "15s"], ["30m", "15s"])
+        " (the shell split the value at its space: write --set 'duration=1h 30m 15s', in quotes)"
+        >>> split_hint(["run", "s.yaml", "--set", "duration=90", "s"], ["s"])
+        " (the shell split the value at its space: write --set 'duration=90 s', in quotes)"
         >>> split_hint(["run", "s.yaml", "--set", "seed=3", "--json"], ["--json"]), split_hint(["run", "--set", "a=3"], [])
         ('', '')
+        >>> split_hint(["run", "a.yaml", "--set", "seed=3", "b.yaml"], ["b.yaml"])     # (a second file: no split)
+        ''
     """
+    unrecognized = set(unrecognized)        # (each word looked up once: 30,000 stray words took 9 s as a list)
     for i, word in enumerate(argv[:-1]):
         value = word[len("--set="):] if word.startswith("--set=") else argv[i + 1] if word == "--set" else None
-        rest = argv[i + 1] if word.startswith("--set=") else argv[i + 2] if i + 2 < len(argv) else None
-        if value and "=" in value and rest in unrecognized and not rest.startswith("-") and "=" not in rest:
-            return f" (the shell split the value at its space: write --set '{value} {rest}', in quotes)"
+        start = i + 1 if word.startswith("--set=") else i + 2
+        rest = []               # every word split off (1h 30m 15s: not only 30m, which read '1h 30m' for it)
+        for w in argv[start:]:
+            if w not in unrecognized or w.startswith("-") or "=" in w:
+                break
+            rest.append(w)
+        if value and "=" in value and rest and _split_value(value.split("=", 1)[1], rest):
+            return f" (the shell split the value at its space: write --set '{' '.join([value, *rest])}', in quotes)"
     return ""
+
+
+def _split_value(first: str, rest: list[str]) -> bool:
+    """Whether ``first`` and the words after it read as one value the shell split: a duration (``1h 30m``,
+    ``90 s``) or text, which may hold a space (``my run``); not a number and a stray word (``3 extra``, a second
+    scenario file), which argparse rightly calls unrecognized."""
+    from sim.io import reads_as_number
+    from sim.scenario.durations import parse_duration
+
+    try:
+        parse_duration(" ".join([first, *rest]))
+    except ValueError:
+        return not reads_as_number(first)
+    return True

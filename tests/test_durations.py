@@ -182,3 +182,18 @@ def test_a_time_per_token_with_a_unit_says_the_seconds_to_write(tmp_path, capsys
     assert _main(["validate", str(path), "--set", "perf.cpu_per_seq_s=250us"]) == 2
     assert _err(capsys) == [f"{path}: perf.cpu_per_seq_s: must be a number (got '250us'); the field is in seconds: "
                             "write 0.00025"]
+
+
+@pytest.mark.parametrize("text,said", [
+    ("x" + " " * 1_000_000 + "y", "expected a duration such as 3600, '90s', '30m', '2h30m' or '7d', in units us, ms, "
+                                  "s, m, h, d, w (got 'x   "),
+    ("1" * 1_000_000 + "y", "a year has no one length (got '1111"),
+    ("1h" + " " * 1_000_000 + "x", "expected a duration such as 3600, '90s', '30m', '2h30m' or '7d', in units us, "
+                                   "ms, s, m, h, d, w (got '1h  "),
+])
+def test_a_megabyte_of_text_that_is_no_duration_is_refused_in_one_pass(text, said):
+    """A scenario's text may be 16 MB: ``x``, a million spaces and ``y`` took the parser time growing with the
+    square of its length (5.5 s of CPU for 20,000 spaces, hours for a million), and a million digits did too."""
+    with pytest.raises(ValueError) as err:
+        parse_duration(text)
+    assert str(err.value).startswith(said)
