@@ -96,6 +96,20 @@ def test_an_hourly_step_keeps_the_pool_at_zero_until_its_traffic():
     assert s["autoscale"]["p"]["scale_ups"] == 1
 
 
+@pytest.mark.parametrize("step", ["45s", "90s", "5m", "30m"])
+def test_traffic_that_starts_between_decisions_brings_the_replica_back_at_the_next_one(step):
+    """Traffic from 1,830 s: the first arrival meets no replica then; the request level's autoscaler
+    decides at the multiples of its interval from the run's start, so at 1,860 s it provisions the replica,
+    ready at 2,040 s: ``5 x 210 = 1,050`` turned away (1,054 at request level, seed 1), at any step length
+    whose sub-steps are shorter than the interval. (Before, the first decision came an interval after the
+    sub-step of the first arrival: 1,885 s in 5-minute steps, 1,175 turned away.)"""
+    sc = scenario()
+    sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 1830.0], "rates": [0, RATE]}
+    s = sim.run(sc, overrides=["fidelity=fluid", f"fluid.step={step}"]).summary
+    assert s["requests"]["rejected_by_reason"] == {"no_replica": round(RATE * (1860.0 + DELAY - 1830.0))}
+    assert s["gpu_hours"]["provisioned"] == pytest.approx((3600.0 - 1860.0) / 3600.0, rel=1e-12)
+
+
 def test_behind_a_central_queue_the_boot_is_waited_out():
     assert fluid("central_queue")["requests"]["rejected_by_reason"] == {"no_replica": 300}     # 5/s x 60 s
     s = fluid("central_queue", "5m")
