@@ -96,6 +96,20 @@ def test_an_hourly_step_keeps_the_pool_at_zero_until_its_traffic():
     assert s["autoscale"]["p"]["scale_ups"] == 1
 
 
+@pytest.mark.parametrize("step", ["45s", "90s", "5m", "30m"])
+def test_traffic_that_starts_between_decisions_brings_the_replica_back_at_the_next_one(step):
+    """Traffic from 1,830 s: the first arrival meets no replica then; the request level's autoscaler
+    decides at the multiples of its interval from the run's start, so at 1,860 s it provisions the replica,
+    ready at 2,040 s: ``5 x 210 = 1,050`` turned away (1,054 at request level, seed 1), at any step length
+    whose sub-steps are shorter than the interval. (Before, the first decision came an interval after the
+    sub-step of the first arrival: 1,885 s in 5-minute steps, 1,175 turned away.)"""
+    sc = scenario()
+    sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 1830.0], "rates": [0, RATE]}
+    s = sim.run(sc, overrides=["fidelity=fluid", f"fluid.step={step}"]).summary
+    assert s["requests"]["rejected_by_reason"] == {"no_replica": round(RATE * (1860.0 + DELAY - 1830.0))}
+    assert s["gpu_hours"]["provisioned"] == pytest.approx((3600.0 - 1860.0) / 3600.0, rel=1e-12)
+
+
 def test_behind_a_central_queue_the_boot_is_waited_out():
     assert fluid("central_queue")["requests"]["rejected_by_reason"] == {"no_replica": 300}     # 5/s x 60 s
     s = fluid("central_queue", "5m")
@@ -120,3 +134,18 @@ def test_the_request_level_turns_away_as_many(router, by_hand):
     se = np.std(away, ddof=1) / 2.0
     assert abs(np.mean(away) - by_hand) <= 3.0 * max(se, np.sqrt(by_hand) / 2.0)
     assert f["latency"]["queue"]["mean"] == pytest.approx(np.mean(queue), rel=0.2, abs=0.5)
+
+
+@pytest.mark.slow
+def test_the_request_level_brings_the_replica_back_at_its_next_decision():
+    """Traffic from 1,830 s, four seeds at request level: the replica provisioned at 1,860 s in each (its
+    GPU-hours), and their mean no_replica count within three standard errors of the fluid tier's 1,050."""
+    away = []
+    for seed in range(1, 5):
+        sc = scenario(seed=seed)
+        sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 1830.0], "rates": [0, RATE]}
+        s = sim.run(sc).summary
+        away.append(s["requests"]["rejected_by_reason"].get("no_replica", 0))
+        assert s["gpu_hours"]["provisioned"] == pytest.approx((3600.0 - 1860.0) / 3600.0, rel=1e-9)
+    se = max(np.std(away, ddof=1), np.sqrt(1050.0)) / 2.0
+    assert abs(np.mean(away) - 1050.0) <= 3.0 * se, away

@@ -29,6 +29,8 @@ pool's replica while one pool has none, where the fluid tier's shares are fixed 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 NONE_READY = "ready"
@@ -91,13 +93,28 @@ def quiet_lead(spread_row: np.ndarray, dt_s: float) -> float:
     the step's; 0 where none does): a pool with nothing provisioned stays so through them, as at request
     level, where its autoscaler brings a replica back only at its first decision after an arrival met none
     (:mod:`sim.serving.autoscaler`); the fluid tier's decisions on the step's load start after them, which
-    the first arrival is taken to open.
+    the first arrival is taken to open (the first of them at the request level's next decision time,
+    :func:`wake_window`).
 
         >>> quiet_lead(np.array([0.0] * 6 + [1.0 / 6] * 6), 3600.0), quiet_lead(np.zeros(4), 60.0)
         (1800.0, 0.0)
     """
     held = np.flatnonzero(np.asarray(spread_row) > 0)
     return float(held[0]) * dt_s / len(spread_row) if len(held) else 0.0
+
+
+def wake_window(t: float, interval: float) -> float:
+    """Where the decisions of a pool with nothing provisioned, whose first arrival comes at ``t`` (the end of
+    its :func:`quiet_lead`), start: one ``interval`` before the request level's first decision after ``t``,
+    which comes at the next multiple of ``interval`` from the run's start (:mod:`sim.serving.autoscaler`), so
+    that the fluid tier's first decision, one interval into them (:func:`~sim.fluid.autoscale.decision_lag`),
+    is that one; it may lie before the step. Traffic from 1,830 s under a minute's interval: the replica is
+    provisioned at 1,860 s, not at 1,890 s.
+
+        >>> wake_window(1830.0, 60.0), wake_window(1800.0, 60.0), wake_window(90.0, 60.0)
+        (1800.0, 1800.0, 60.0)
+    """
+    return math.floor(t / interval + 1e-9) * interval
 
 
 def capacity_spread(mean: np.ndarray) -> np.ndarray:

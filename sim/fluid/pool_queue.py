@@ -17,7 +17,8 @@ import numpy as np
 
 from sim.fluid.autoscale import Replicas, decision_lag, hpa_holds, hpa_settled, saturated_metric, scale_step
 from sim.fluid.curve import CapacityCurve
-from sim.fluid.no_replica import NONE_PROVISIONED, admitted_spread, capacity_spread, level_subs, quiet_lead, turned_away
+from sim.fluid.no_replica import (NONE_PROVISIONED, admitted_spread, capacity_spread, level_subs, quiet_lead, turned_away,
+                                  wake_window)
 from sim.fluid.substep import SUB, at_capacity_subs, backlogged, end_backlog, hidden_backlog, lost_capacity
 from sim.metrics.utilization import pool_seconds_per_request
 from sim.serving.autoscaler import default_scale_up_delay_s
@@ -110,18 +111,21 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
         if a is not None:                                # where the autoscaler settles this step
             seen = (replicas.ready, replicas.total, len(replicas.readies), len(replicas.moves))
             # a pool with nothing provisioned stays so until an arrival meets no replica: its autoscaler's
-            # decisions on the step's load start there (sim.fluid.no_replica.quiet_lead)
-            idle = quiet_lead(spread[k], float(dt_s[k])) if zero and seen[1] <= 0 and spread is not None else 0.0
-            if idle > 0:
-                replicas.step(t0, idle, 0.0)
+            # decisions on the step's load start there (sim.fluid.no_replica.quiet_lead), the first at the
+            # request level's next decision time (wake_window: nothing changes before it, so the window may
+            # start before the step)
+            woken = bool(zero) and seen[1] <= 0
+            idle = quiet_lead(spread[k], float(dt_s[k])) if woken and spread is not None else 0.0
             h = float(dt_s[k]) - idle
+            start = wake_window(t0 + idle, float(a.interval)) if woken else t0
+            w = t0 + float(dt_s[k]) - start
             rate = (admitted[k] + b) / h                      # its tolerance band included
-            lag = decision_lag(t0 + idle, h, float(a.interval))     # None: no decision in the step
+            lag = decision_lag(start, w, float(a.interval))     # None: no decision in the step
             step = h if reading_noise else None           # the readings' noise (sim.fluid.reading_noise)
-            settled = hpa_settled(a, curve, rate, b, s_each, replicas, t0 + idle + (h if lag is None else lag), step)
-            prov, serve = scale_step(replicas, a, m_sat, t0 + idle, h, settled,
+            settled = hpa_settled(a, curve, rate, b, s_each, replicas, start + (w if lag is None else lag), step)
+            prov, serve = scale_step(replicas, a, m_sat, start, w, settled,
                                      held=hpa_holds(a, curve, rate, b, s_each, step))
-            n[k], serving[k] = (prov * h / dt_s[k], serve * h / dt_s[k]) if idle > 0 else (prov, serve)
+            n[k], serving[k] = (prov * w / dt_s[k], serve * w / dt_s[k]) if start != t0 else (prov, serve)
             cap[k] = serving[k] * curve.max_rps * dt_s[k]
             if seen[0] <= 0 or len(replicas.readies) > seen[2]:     # the replicas serving change inside it
                 t1 = t0 + float(dt_s[k])
