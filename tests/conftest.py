@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from file_order import FileSeconds, load_seconds, longest_first
+
 LINEAR = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 1e-4, "per_decode_token_s": 1e-3,
           "per_context_token_s": 0.0}
 
