@@ -2,7 +2,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= scenarios/baseline.yaml
-# test processes (pytest-xdist): one per core; a test file runs whole in one process, so its shared runs stay shared
+# test processes (pytest-xdist): one per core; a test file runs whole in one process, so its shared runs stay shared;
+# the longest files first (tests/file_order.py, tests/file_seconds.json), not xdist's most-tests-first
 TEST_WORKERS ?= auto
 
 .PHONY: run test test-slow test-browser bench notebooks lab clean
@@ -29,7 +30,7 @@ run: $(BIN)/fleetsim
 	$(BIN)/fleetsim run $(SCENARIO) --out results/$(basename $(notdir $(SCENARIO)))
 
 test: $(VENV)/.test-deps
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-slow: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q -m slow

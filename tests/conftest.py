@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from file_order import FileSeconds, load_seconds, longest_first
+
 LINEAR = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 1e-4, "per_decode_token_s": 1e-3,
           "per_context_token_s": 0.0}
 
@@ -88,13 +90,27 @@ def trace_scenario(tmp_path):
     return make
 
 
+def curve_cache(tmp_path_factory) -> Path:
+    """The run's own ``$FLEETSIM_CACHE`` (tests never read a user's cache): the fluid tier's capacity
+    curves and the scheduler factors, measured once per run. Under pytest-xdist it is in the folder
+    the processes' temporary roots share, so a curve one process measured the other reads (both write
+    atomically: :func:`sim.atomic.atomic_write_text`, ``sim.fluid.capacity.capacity_curve``); in one
+    process, under its own root."""
+    import os
+
+    root = tmp_path_factory.getbasetemp()
+    path = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "fleetsim-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_curve_cache(tmp_path_factory):
-    """Fluid-tier capacity curves go to a per-session folder (tests never read a user's cache)."""
+    """Fluid-tier capacity curves go to the run's folder (:func:`curve_cache`)."""
     import os
 
     old = os.environ.get("FLEETSIM_CACHE")
-    os.environ["FLEETSIM_CACHE"] = str(tmp_path_factory.mktemp("fleetsim-cache"))
+    os.environ["FLEETSIM_CACHE"] = str(curve_cache(tmp_path_factory))
     yield
     if old is None:
         os.environ.pop("FLEETSIM_CACHE", None)
@@ -112,3 +128,34 @@ def _tables_at_full_width():
     yield
     if old is not None:
         os.environ["COLUMNS"] = old
+
+
+def pytest_addoption(parser):
+    parser.addoption("--record-file-seconds", metavar="PATH", default=None,
+                     help="write each test file's seconds (setup, call, teardown summed) to PATH as JSON; "
+                          "tests/file_seconds.json orders the default run (tests/file_order.py)")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The longest test files first (:mod:`file_order`): a parallel run's processes end together."""
+    order = longest_first([it.nodeid for it in items], load_seconds())
+    items[:] = [items[i] for i in order]
+
+
+_RECORD: list[FileSeconds] = []
+
+
+def pytest_configure(config):
+    if config.getoption("--record-file-seconds") and not hasattr(config, "workerinput"):
+        _RECORD.append(FileSeconds())        # in the controller (or the one process): it sees every report
+
+
+def pytest_runtest_logreport(report):
+    if _RECORD:
+        _RECORD[0].add(report.nodeid, report.duration)
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--record-file-seconds")
+    if _RECORD and path:
+        _RECORD.pop().write(Path(path))

@@ -31,14 +31,14 @@ from sim.fluid.scaled_curve import at_capacity, attainment_at, ratio_row, rescal
 from sim.metrics.histogram import LogHistogram
 from sim.scenario.load import load_scenario
 
-from conftest import LINEAR, scenario
+from conftest import LINEAR, curve_cache, scenario
 
 CURVE = CalibrationSettings(fractions=(0.1, 0.3, 0.5, 0.7, 0.8, 0.9), min_duration_s=300.0, min_requests=3000)
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _steady(rate: float, *, hours: float = 1.0, speed: float = 1.0, warmup: float = 0.0) -> dict:

@@ -23,13 +23,15 @@ from sim.scenario.load import load_scenario
 
 from test_fluid import QUICK, _linear_scenario
 
+from conftest import curve_cache
+
 ATTAINMENT = 0.9
 STEP_S = 600.0
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _autoscaled(hours: float, rate: float) -> dict:

@@ -21,14 +21,14 @@ from sim.scenario.load import load_scenario
 from sim.scenario.workload import WorkloadConfig
 from sim.workload.arrivals import growth_integral
 
-from conftest import scenario
+from conftest import curve_cache, scenario
 
 QUICK = CalibrationSettings(fractions=(0.05, 0.2, 0.4, 0.6, 0.75, 0.9), min_duration_s=120.0, min_requests=1000)
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 # --------------------------------------------------------------------------------- demand

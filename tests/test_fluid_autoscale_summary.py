@@ -31,6 +31,8 @@ from sim.scenario.load import load_scenario
 from test_fluid import QUICK
 from test_hpa_behavior import _step_load
 
+from conftest import curve_cache
+
 BY_HAND = {"scale_ups": 3, "scale_downs": 0, "replicas_provisioned": 19, "replicas_drained": 0,
            "scale_up_delay_s": 90.0}
 LINE = ("autoscale main  3 scale-ups adding 19 replicas, 0 scale-downs removing 0; "
@@ -39,7 +41,7 @@ LINE = ("autoscale main  3 scale-ups adding 19 replicas, 0 scale-downs removing 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def test_both_tiers_count_the_hand_worked_scale_ups_and_print_the_same_line():

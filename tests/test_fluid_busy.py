@@ -20,10 +20,12 @@ from sim.scenario.load import load_scenario
 
 from test_fluid import QUICK, _linear_scenario
 
+from conftest import curve_cache
+
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _pmf_mean_min(m: float, n: int) -> float:

@@ -17,13 +17,15 @@ import sim
 from sim.report_text import peak_words
 from tiers_pool import pool
 
+from conftest import curve_cache
+
 RHO = 0.8
 MD1_L = RHO + RHO ** 2 / (2 * (1 - RHO))
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _stability(fidelity: str, seed: int = 1) -> dict:

@@ -21,13 +21,13 @@ from sim.fluid.pinned import split, static_fractions, water_fill
 from sim.metrics.schema import COMPLETED
 from sim.scenario.load import load_scenario, scenario_from_dict
 
-from conftest import scenario
+from conftest import curve_cache, scenario
 from test_fluid import QUICK
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _fleet(policy: str, pins: dict | None, replicas=(1, 1), shares=(0.5, 0.5), rate: float = 6.0,

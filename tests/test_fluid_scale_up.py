@@ -20,13 +20,13 @@ from sim.fluid.autoscale import Replicas, scale_step
 from sim.fluid.pool_queue import fluid_queue
 from sim.scenario.load import load_scenario
 
-from conftest import scenario
+from conftest import curve_cache, scenario
 from test_fluid import QUICK
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _one_second_requests(autoscale: dict) -> dict:

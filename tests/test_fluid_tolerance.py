@@ -23,13 +23,15 @@ from sim.fluid.autoscale import settled_replicas
 
 from test_queueing_theory import _queue_scenario
 
+from conftest import curve_cache
+
 MU = (1.0 - math.exp(-1.0 / 1000.0)) / 0.001
 TARGET = 0.5
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _pool(start: int, wanted: float, tolerance: float | None) -> dict:

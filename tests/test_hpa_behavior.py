@@ -25,14 +25,14 @@ from sim.scenario.load import load_scenario
 from sim.scenario.schema import Autoscale
 from sim.serving.autoscaler import Autoscaler
 
-from conftest import scenario
+from conftest import curve_cache, scenario
 from test_autoscale_tolerance import _scripted
 from test_fluid import QUICK
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 # ------------------------------------------------------------------ request level, metric scripted

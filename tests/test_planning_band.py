@@ -23,7 +23,7 @@ from sim.errors import InputError
 from sim.planning import MMcRunner, plan, saturation
 from sim.planning.capacity import Bisection
 
-from conftest import mmc_scenario_file
+from conftest import curve_cache, mmc_scenario_file
 from test_capacity_band import queue_scenario
 from test_planning_search import BASE, erlang_c, first_c, mean_wait
 
@@ -269,7 +269,7 @@ def test_the_fluid_tiers_saturation_band_reads_one_measured_curve(monkeypatch, t
     from sim.fluid import capacity as capacity_mod
     from test_capacity_band_fluid import _steady
 
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
     sc = _steady(6.0, hours=2.0)
     sc["fidelity"] = "fluid"
     # a coarse curve (what is checked is that it is measured once and read rescaled on each side)

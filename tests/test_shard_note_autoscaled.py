@@ -18,10 +18,12 @@ from sim.report.overview import shard_notes
 
 from test_fluid_tolerance import _pool
 
+from conftest import curve_cache
+
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def test_an_autoscaled_shards_fleet_is_sized_by_its_mean_as_billed():

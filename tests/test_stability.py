@@ -22,6 +22,8 @@ from sim.scenario.load import load_scenario
 from test_queueing_theory import LONG_CONTEXT_MODEL  # noqa: F401  (the M/M/c model)
 from test_queueing_theory import _queue_scenario
 
+from conftest import curve_cache
+
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 
 MEAN_SERVICE_S = 1.0005
@@ -35,7 +37,7 @@ QUICK = CalibrationSettings(fractions=(0.05, 0.2, 0.4, 0.6, 0.75, 0.9), min_dura
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _overloaded(duration: float = 3000.0, lam: float = LAM) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import sim
-from conftest import scenario
+from conftest import curve_cache, scenario
 from sim.report_text import peak_words
 from tiers_pool import pool
 
@@ -29,7 +29,7 @@ MD1_L = RHO + RHO ** 2 / (2 * (1 - RHO))        # M/D/1: in service plus waiting
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _run(sc: dict) -> dict:

@@ -16,12 +16,12 @@ import warnings
 import pytest
 
 import sim
-from conftest import scenario
+from conftest import curve_cache, scenario
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _two_pools(fidelity: str) -> dict:

@@ -19,10 +19,12 @@ from sim.metrics.output import write_result
 
 from test_fluid_tolerance import _pool
 
+from conftest import curve_cache
+
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+    monkeypatch.setenv("FLEETSIM_CACHE", str(curve_cache(tmp_path_factory)))
 
 
 def _written(sc: dict, folder) -> tuple[dict, list[dict]]:
