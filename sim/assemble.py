@@ -130,8 +130,6 @@ def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray, duration_s: float
                      busy_gpu_s=u.busy_replica_s * gpr, flops_done=2.0 * p.model.n_active_params * u.tokens_processed,
                      kv_cache_mean=float(np.mean(sel[:, 7])) if len(sel) else 0.0,
                      requests=n, prompt_mean=pin, output_mean=pout,
-                     running_sum=float(sel[:, 5].sum()) if len(sel) else 0.0,
-                     replicas_sum=float(sel[:, 2].sum()) if len(sel) else 0.0,
                      lead={"replicas_provisioned_total": u.replicas_provisioned_total}, routed=routed, offered=offered,
                      steps=(u.iterations, u.tokens_processed, u.kv_read, u.micro_batches, u.token_mix))
 
@@ -182,4 +180,5 @@ def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
     summary["wall_seconds"] = 0.0
     return Result(summary=summary, records=rec, timeseries=ts, pool_names=[p.name for p in pools],
                   class_names=names, economics=econ, scenario=loaded,
-                  extra={"python": platform.python_version(), "gaps": finished.gaps})
+                  extra={"python": platform.python_version(), "gaps": finished.gaps,
+                         "hbm_bytes": fleet.hbm_bytes_by_pool})

@@ -6,7 +6,7 @@
 * **Verdicts.** For steady, diurnal, autoscaled, overloaded and mixed-pool scenarios the fluid
   tier's verdict — feasible: stable and SLO attainment at least ``ATTAINMENT`` — is the
   request-level tier's, and where both are stable their GPU-hours and load factor agree within
-  5 % (MBU within 10 %).
+  5 % (MBU within 8 %).
 
 The default run keeps one small case of each kind of check; the whole set is ``slow``.
 """
@@ -133,10 +133,11 @@ def _check_verdict(name: str) -> None:
     assert f["stability"]["stable"] == r["stability"]["stable"], name
     if r["stability"]["stable"]:
         assert f["gpu_hours"]["provisioned"] == pytest.approx(r["gpu_hours"]["provisioned"], rel=0.05), name
-        # the utilization a planner reads is the same number in both tiers (MBU within 10 %: its
-        # bytes per request go as 1 / batch, and each tier estimates the mean batch its own way)
+        # the utilization a planner reads is the same number in both tiers (MBU within 8 %: the fluid tier's
+        # bytes are its busy time at the bytes per busy second its curve's runs moved, so it follows the busy
+        # share, 5 % low on the mixed pools' one-replica pools; measured -1.5, +0.2, +0.3 and -6.7 %)
         assert f["utilization"]["load_factor"] == pytest.approx(r["utilization"]["load_factor"], rel=0.05), name
-        assert f["utilization"]["mbu"] == pytest.approx(r["utilization"]["mbu"], rel=0.10), name
+        assert f["utilization"]["mbu"] == pytest.approx(r["utilization"]["mbu"], rel=0.08), name
 
 
 @pytest.mark.parametrize("name", ["steady", "overloaded"])

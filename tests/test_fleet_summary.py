@@ -21,7 +21,7 @@ def _scenario():
 
 def _usage(pool, prov, busy, flops, kv, **kw):
     return PoolUsage(pool=pool, provisioned_gpu_s=prov, busy_gpu_s=busy, flops_done=flops, kv_cache_mean=kv,
-                     requests=0.0, prompt_mean=0.0, output_mean=0.0, running_sum=0.0, replicas_sum=0.0, **kw)
+                     requests=0.0, prompt_mean=0.0, output_mean=0.0, **kw)
 
 
 def test_gpu_hours_busy_share_and_mfu_weigh_each_pool_by_its_scale():

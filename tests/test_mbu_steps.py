@@ -136,8 +136,9 @@ def test_mbu_and_mfu_are_shares_of_what_the_gpus_can_do(rate, prompt, output, se
 
 @pytest.mark.slow
 def test_the_fluid_tier_mbu_is_within_its_busy_share():
-    """The fluid tier runs no iterations: its MBU is the closed form at its mean running batch, bounded the
-    same way (at most the busy share); the run above, at fluid fidelity."""
+    """The fluid tier runs no iterations: its MBU counts its busy time at the bytes per busy second its
+    curve's request-level runs moved, bounded the same way (at most the busy share); the run above, at
+    fluid fidelity."""
     s = sim.run(_random_scenario(11.0, 200, 20, 256, "vllm-v1", "h100-sxm", {"model": "roofline"}, "fluid")).summary
     pool = s["pools"]["main"]
     assert 0.0 < pool["mbu"] <= pool["gpu_busy"] <= 1.0

@@ -15,7 +15,7 @@ import pytest
 import sim
 from sim.api import build_pools
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
-from sim.metrics.utilization import pool_utilization
+from sim.metrics.utilization import pool_bytes, pool_utilization
 from sim.perf.base import BatchShape
 from sim.perf.parallel import Layout
 from sim.perf.roofline import RooflineModel
@@ -58,22 +58,24 @@ def test_a_pipeline_replica_reads_its_weights_once_per_micro_batch():
 
 
 def test_mbu_of_a_pipeline_pool_counts_the_micro_batches():
-    """The same requests served in the same replica time by a pp=2 pool and by a one-GPU pool: at a
-    decode batch of 4 (prefills 4 at a time: 8,192 // 1,000 >= 4), every iteration of the pp=2
-    replica moves ``W`` = layer weights + lm head once more over its two GPUs (previous test), and a
-    request takes ``1/4`` of a prefill iteration and ``49/4`` decode iterations, so
-    ``2 MBU_pp2 - MBU_1 = N (W / 4 + 49 W / 4) / (R x peak bandwidth)``. The old count (a roofline of
-    ``tp = tp x pp`` GPUs, all layers each, without micro-batches) missed those reads."""
+    """The same decode iterations run in the same replica time by a pp=2 pool and by a one-GPU pool:
+    ``I`` iterations of 4 sequences at 1,025 tokens of context each, two micro-batches of two whole
+    sequences an iteration on the two stages. Every micro-batch of the pp=2 replica moves its stage's
+    weights and half the lm head (previous test: summed over its two GPUs, one more read of ``W`` =
+    layer weights + lm head an iteration), the tokens' and KV terms split between the stages, so
+    ``2 MBU_pp2 - MBU_1 = I W / (R x peak bandwidth)``. The old count (a roofline of ``tp = tp x pp``
+    GPUs, all layers each, without micro-batches) missed those reads."""
     pools = {pp: build_pools(load_scenario(_scenario({"pipeline_parallel": pp})))[0] for pp in (1, 2)}
-    n_req, rep_s = 1000.0, 600.0
+    its, rep_s = 1000, 600.0
 
-    def mbu(pool):
-        return pool_utilization(pool, requests=n_req, prompt_mean=1000.0, output_mean=50.0, replica_seconds=rep_s,
-                                running_while_busy=4.0)["mbu"]
+    def mbu(pool, micro_batches):
+        moved = pool_bytes(pool, steps=(its, 4 * its, 4 * 1025 * its, micro_batches))
+        return pool_utilization(pool, requests=10.0, prompt_mean=1000.0, output_mean=50.0, replica_seconds=rep_s,
+                                moved=moved, ran=True)["mbu"]
 
     w = (LLAMA_LAYER_PARAMS + LM_HEAD_PARAMS) * BF16
     bw = get_gpu("h100-sxm").hbm_bytes_per_s
-    assert 2 * mbu(pools[2]) - mbu(pools[1]) == pytest.approx(n_req * (w / 4 + 49 * w / 4) / (rep_s * bw), rel=1e-9)
+    assert 2 * mbu(pools[2], 2 * its) - mbu(pools[1], None) == pytest.approx(its * w / (rep_s * bw), rel=1e-9)
 
 
 def test_mbu_of_an_expert_parallel_pool_with_data_parallel_attention_reads_whole_attention_weights():
@@ -97,16 +99,17 @@ def test_mbu_of_an_expert_parallel_pool_with_data_parallel_attention_reads_whole
     act = ep_pool.step_model.breakdown(shape).activation_bytes - tp_pool.step_model.breakdown(shape).activation_bytes
     assert act == -elementwise
 
-    def mbu(pool):
+    def mbu(pool):        # ten decode iterations of that shape
+        moved = pool_bytes(pool, steps=(10, 20, 10 * 2 * 1025))
         return pool_utilization(pool, requests=10.0, prompt_mean=1000.0, output_mean=50.0, replica_seconds=60.0,
-                                running_while_busy=2.0)["mbu"]
+                                moved=moved, ran=True)["mbu"]
 
     assert mbu(ep_pool) > mbu(tp_pool) * 1.05
 
 
 def _usage(pool, gpu_s: float) -> PoolUsage:
     return PoolUsage(pool=pool, provisioned_gpu_s=gpu_s, busy_gpu_s=gpu_s / 2, flops_done=0.0, kv_cache_mean=0.0,
-                     requests=0.0, prompt_mean=0.0, output_mean=0.0, running_sum=0.0, replicas_sum=0.0)
+                     requests=0.0, prompt_mean=0.0, output_mean=0.0)
 
 
 @pytest.mark.parametrize("pool,model,keys", [

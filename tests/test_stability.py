@@ -268,7 +268,7 @@ def test_offered_load_factor_counts_every_admitted_request_once_at_full_cost():
     req = {"arrived": 120, "rejected": 20, "completed": 90}
     assert offered_load_factor(0.95, req, served=95.0) == 0.95 * 100 / 95
     kw = dict(pool=None, provisioned_gpu_s=1.0, busy_gpu_s=1.0, flops_done=0.0, kv_cache_mean=0.0, requests=1.0,
-              prompt_mean=1.0, output_mean=1.0, running_sum=0.0, replicas_sum=0.0)
+              prompt_mean=1.0, output_mean=1.0)
     pools = [PoolUsage(**kw, routed=60.0, offered=66.0), PoolUsage(**kw, routed=30.0, offered=33.0)]
     assert offered_work(pools, req) == 110.0
     assert offered_work([*pools, PoolUsage(**kw)], req) is None       # a pool that does not say: the admitted count

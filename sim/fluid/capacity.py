@@ -18,7 +18,8 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    (:func:`~sim.fluid.saturation.saturated_tpot`: what a request served behind a backlog sees);
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica (:mod:`sim.fluid.grid`):
-   completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
+   completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, HBM bytes per busy second
+   (MBU's, as the run's iterations moved them), latency ``{mean, p50,
    p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, and normalised log-histograms of TTFT/TPOT/E2E/queue and
    of the inter-token gaps (so the fluid tier can mix percentiles across steps) and of each request's SLO ratio (so a scaled
    capacity reads its attainment off the same runs, :mod:`sim.fluid.scaled_curve`); a group of replicas (below) measures one
@@ -295,6 +296,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         class_attainment=np.array(g.c_att), class_latency_mean={m: np.array(v) for m, v in g.c_mean.items()},
         class_hists={m: np.array(v) for m, v in g.c_hist.items()},
         slo_ratio=np.array(g.ratio), class_slo_ratio=np.array(g.c_ratio), **_saturated_fields(sat),
+        hbm_busy=g.hbm_busy(), hbm_rps=g.hbm_rates() / group,
         meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
               "probe_rate_rps": probe_rate, "group_replicas": int(group),
               "group_router": template["fleet"]["router"],

@@ -2,7 +2,8 @@
 
 :class:`CapacityCurve` holds per-replica quantities at a grid of offered rates (requests/s per
 replica, from zero load to near saturation): completions/s, SLO attainment, GPU busy share, mean
-KV-cache use, MFU, latency ``{mean, p50, p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, normalised
+KV-cache use, MFU, the HBM bytes per busy second (MBU's, as the runs' iterations moved them),
+latency ``{mean, p50, p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, normalised
 log-histograms of TTFT/TPOT/E2E/queue, of the inter-token gaps (``hists["itl"]``, each gap one entry) and
 of each request's SLO ratio (what the curve's attainment
 is at a scaled capacity, :mod:`sim.fluid.scaled_curve`), and the same per request class. Between grid points every
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 14 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 15 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
 # runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
 # 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
@@ -29,6 +30,7 @@ CURVE_VERSION = 14 # 4: SLO attainment counts in-flight requests that already mi
 # 13: its inter-token gaps' mean and percentiles (``sat_itl``)
 # 14: normalised log-histograms of the inter-token gaps, per grid point (``hists["itl"]``) and saturated
 # (``sat_itl_row``): ITL percentiles read from their mixture, not averaged across steps
+# 15: HBM bytes per busy second, per grid point, as the runs' iterations moved them (``hbm_busy``: MBU)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -85,6 +87,11 @@ class CapacityCurve:
     sat_itl: dict[str, float] | None = None
     # and as a normalised log-histogram row (bins), each gap one entry
     sat_itl_row: np.ndarray | None = None
+    # HBM bytes per GPU per busy replica-second at each grid point, what MBU counts (:func:`sim.fluid.grid.busy_bandwidth`;
+    # ``None`` where the roofline cannot price the pool), and the rate each run admitted per replica, the load they
+    # go with (:meth:`sim.fluid.grid.GridRuns.hbm_rates`, read by :meth:`hbm_at`)
+    hbm_busy: np.ndarray | None = None
+    hbm_rps: np.ndarray | None = None
 
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +128,13 @@ class CapacityCurve:
         return np.interp(np.asarray(served_rps, dtype=np.float64), served[order],
                          np.asarray(values, dtype=np.float64)[order])
 
+    def hbm_at(self, load_rps: np.ndarray) -> np.ndarray:
+        """HBM bytes per GPU per busy replica-second at ``load_rps`` requests/s per replica: interpolated
+        linearly over the rates the grid runs admitted (``hbm_rps``, in increasing order), flat outside them."""
+        rates = np.asarray(self.hbm_rps, dtype=np.float64)
+        order = np.argsort(rates, kind="stable")
+        return np.interp(np.asarray(load_rps, dtype=np.float64), rates[order], np.asarray(self.hbm_busy)[order])
+
     # ------------------------------------------------------------------ (de)serialisation
     def to_json(self) -> dict:
         def arr(a):
@@ -152,7 +166,9 @@ class CapacityCurve:
                 "class_sat_service_mean": None if self.class_sat_service_mean is None else
                 {m: [float(x) for x in v] for m, v in self.class_sat_service_mean.items()},
                 "sat_itl": None if self.sat_itl is None else {s: float(v) for s, v in self.sat_itl.items()},
-                "sat_itl_row": None if self.sat_itl_row is None else _sparse(self.sat_itl_row[None, :])}
+                "sat_itl_row": None if self.sat_itl_row is None else _sparse(self.sat_itl_row[None, :]),
+                "hbm_busy": None if self.hbm_busy is None else arr(self.hbm_busy),
+                "hbm_rps": None if self.hbm_rps is None else arr(self.hbm_rps)}
 
     @classmethod
     def from_json(cls, d: dict) -> "CapacityCurve":
@@ -184,7 +200,11 @@ class CapacityCurve:
                    sat_service_mean=None if svc is None else {m: float(v) for m, v in svc.items()},
                    class_sat_service_mean=None if csvc is None else {m: arr(v) for m, v in csvc.items()},
                    sat_itl=None if d.get("sat_itl") is None else {s: float(v) for s, v in d["sat_itl"].items()},
-                   sat_itl_row=None if d.get("sat_itl_row") is None else _dense(d["sat_itl_row"])[0])
+                   sat_itl_row=None if d.get("sat_itl_row") is None else _dense(d["sat_itl_row"])[0],
+                   # required: a curve stored without it (an earlier version's) is measured again, never
+                   # read without MBU's bytes (a KeyError, :func:`sim.fluid.capacity.capacity_curve`)
+                   hbm_busy=None if d["hbm_busy"] is None else arr(d["hbm_busy"]),
+                   hbm_rps=None if d["hbm_rps"] is None else arr(d["hbm_rps"]))
 
 
 def _sparse(h: np.ndarray) -> dict:

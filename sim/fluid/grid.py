@@ -3,7 +3,8 @@
 :func:`sim.fluid.capacity.measure_curve` runs one request-level run per grid rate and hands each to
 :class:`GridRuns`, which keeps its summary's numbers (served rate, attainment, busy share, KV use, MFU,
 latency statistics), the normalised log-histograms of its measured requests (:func:`hist_rows`) and of
-its inter-token gaps (:func:`gap_row`), each
+its inter-token gaps (:func:`gap_row`), the HBM bytes its iterations moved per busy second
+(:func:`busy_bandwidth`), each
 class's attainment under its own SLO (:func:`class_slos`), mean latency and histograms, the SLO-ratio rows
 a scaled capacity reads (:mod:`sim.fluid.scaled_curve`), and the requests and tokens of all the runs
 together; :meth:`GridRuns.add_idle_point` closes the curve at zero load.
@@ -104,12 +105,38 @@ def window_mfu(rec: np.ndarray, whole: float, warm: float, end: float) -> float:
     return float(whole) * (tokens_window / (end - warm)) / (tokens_whole / end)
 
 
+def busy_bandwidth(res) -> float | None:
+    """HBM bytes per GPU a run's iterations moved per busy replica-second: the bytes its MBU counts
+    (``Result.extra["hbm_bytes"]``, :func:`sim.metrics.utilization.pool_bytes`: of the iterations it ran,
+    their tokens, the KV they read) over its replicas' busy time, both over the whole run. ``None``
+    where the run has no MBU (a precision the roofline cannot price).
+
+    Per busy second, not per request served. A replica moves its weights once an iteration however many
+    sequences share it, so its bytes per request go as one over its batch: Llama-3-70B on 4 x A100
+    (``scenarios/diurnal_week.yaml``) moved 6.9 TB per GPU a request at 2 % of its capacity and 0.14 TB at
+    95 %, a convex curve a straight line between grid points misreads, where its bytes per busy second
+    went from 0.68 to 0.20 of the peak (the iterations turn compute-bound as the batch grows). And the
+    fluid tier reads the busy share of ``n`` replicas for ``n`` (:mod:`sim.fluid.busy`): at one load per
+    replica, ``n`` replicas behind a router that fills idle ones first run more of their requests alone,
+    busy longer and moving more bytes for the same requests than the curve's group. Counted per request
+    served, that pool's MBU read 13 % below the request level's (per busy second 0.2 %). A replica ``c``
+    times as fast moves the same bytes in ``1 / c`` of the busy time: ``x c`` at a scaled capacity
+    (:mod:`sim.fluid.scaled_curve`), as MFU. Read at the rate the run admitted (:meth:`GridRuns.hbm_rates`)."""
+    moved = list((res.extra.get("hbm_bytes") or {}).values())
+    if not moved or any(v is None for v in moved):
+        return None
+    busy = sum(b["gpu_hours_busy"] * 3600.0 / (b["gpus_per_replica"] * b["scale"]) for b in res.summary["pools"].values())
+    return float(sum(moved)) / busy if busy > 0 else 0.0
+
+
 class GridRuns:
     """Step 2: what the grid runs measured, point by point (the group's rates), per class, and
     the requests and tokens of all of them together."""
 
     def __init__(self, template: dict) -> None:
         self.rates, self.served, self.att, self.busy, self.kv, self.mfu = [], [], [], [], [], []
+        self.bytes: list[float | None] = []          # HBM bytes per GPU per busy replica-second (busy_bandwidth)
+        self.admitted: list[float] = []              # and the rate of the requests the run admitted (its load)
         self.lat = {m: {s: [] for s in STATS} for m in METRICS}
         self.hists = {m: [] for m in HIST_METRICS + ("itl",)}
         self.n_req = self.n_rej = 0
@@ -137,6 +164,9 @@ class GridRuns:
         self.busy.append(window_busy(res.timeseries, warm, end, s["utilization"]["gpu_busy"]))
         self.kv.append(s["utilization"]["kv_cache_mean"])
         self.mfu.append(window_mfu(res.records, s["utilization"]["mfu"], warm, end))
+        self.bytes.append(busy_bandwidth(res))
+        req = s["requests"]
+        self.admitted.append((req["arrived"] - req["rejected"]) / end if end > 0 else 0.0)
         for m in METRICS:
             for st in STATS:
                 v = s["latency"][m][st]
@@ -147,6 +177,20 @@ class GridRuns:
         self._add_classes(res.records, warm)
         self._add_counts(res.records)
         self._add_ratios(res.records, warm, float(s["simulated_seconds"]))
+
+    def hbm_busy(self) -> np.ndarray | None:
+        """Each point's HBM bytes per GPU per busy replica-second (:func:`busy_bandwidth`); ``None`` where
+        a run has no MBU."""
+        return None if any(b is None for b in self.bytes) else np.array(self.bytes, dtype=np.float64)
+
+    def hbm_rates(self) -> np.ndarray:
+        """The load each point's bytes per busy second go with: the requests its run admitted per second
+        over the whole run, as its bytes and busy time are counted (the rate its Poisson draw offered, not
+        the nominal one; not the window's completions, which near saturation lag the arrivals by the
+        requests still in flight at the end: ``provider_partner_derived.yaml``'s group of four completed
+        0.847 of ``max_rps`` at 0.9 offered, and paired with that, its bytes per busy second read 13 % below a
+        steady 20-replica pool's at 0.87)."""
+        return np.array(self.admitted, dtype=np.float64)
 
     def _add_ratios(self, rec: np.ndarray, warm: float, end: float) -> None:
         """The SLO-ratio rows of the run's measured requests, fleet-wide and per class under its SLO."""
@@ -190,9 +234,10 @@ class GridRuns:
         """Step 4: the idle end of the curve. At zero load nothing is served and the replica is
         idle; latency there is the lightest measured point's (a lone request sees no queueing)."""
         for column, idle in ((self.rates, 0.0), (self.served, 0.0), (self.att, self.att[0]), (self.busy, 0.0),
-                             (self.kv, 0.0), (self.mfu, 0.0)):
+                             (self.kv, 0.0), (self.mfu, 0.0), (self.admitted, 0.0)):
             column.insert(0, idle)
-        columns = [v for d in self.lat.values() for v in d.values()] + list(self.hists.values())
+        # bytes per busy second at zero load: the lightest point's (no replica is busy there: never read)
+        columns = [self.bytes] + [v for d in self.lat.values() for v in d.values()] + list(self.hists.values())
         columns += [v for d in (self.c_mean, self.c_hist) for per_class in d.values() for v in per_class]
         for column in columns + self.c_att + [self.ratio] + self.c_ratio:
             column.insert(0, column[0])

@@ -410,6 +410,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
         rest = np.where(lost, part, admitted)
     busy = full + (1.0 - full) * busy_on(curve, _share(rest, up * dt_s), up)   # on the replicas serving
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
+    # MBU's bytes: the steps' busy replica-seconds at the bytes per busy second the curve's runs moved at the load
+    moved = None if curve.hbm_busy is None else float(np.sum(up * dt_s * busy * curve.hbm_at(load)))
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = l_served * steps.after_warm
@@ -462,7 +464,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
         flops_done=float(np.sum(up * dt_s * mfu)) * gpr * p.peak_flops(),
         kv_cache_mean=float(np.average(kv, weights=up)) if up.sum() > 0 else 0.0,
         requests=float(served.sum()), prompt_mean=curve.prompt_tokens_mean, output_mean=curve.output_tokens_mean,
-        running_sum=float(np.sum(running * dt_s)), replicas_sum=float(np.sum(n * dt_s)),
+        hbm_bytes=moved,
         lead={"replicas_provisioned_total": q.provisioned_total},
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})

@@ -5,7 +5,8 @@ instant by ``c`` turns a replica serving Poisson arrivals at rate ``λ`` into th
 rate ``λ / c`` (step times ``c x τ / c = τ``; arrival gaps ``c x`` theirs, still Poisson). So the
 curve of a replica with ``c`` times the capacity is the measured curve with
 
-* offered and served rates, saturation throughput and MFU (FLOPs per second) ``x c``: grid point
+* offered, admitted and served rates, saturation throughput, MFU (FLOPs per second) and the HBM bytes
+  moved per busy second (the same iterations' bytes in ``1 / c`` of the time) ``x c``: grid point
   ``k`` moves from rate ``r_k`` to ``c r_k``, so nothing is interpolated and no rate falls outside
   the measured range (above the top point the scaled curve is flat, as the measured one is, and
   the fluid queue's backlog takes the excess as it does at ``c = 1``);
@@ -146,7 +147,9 @@ def at_capacity(curve, capacity: float, frontend_s: float = 0.0):
     hists = {m: rescale_rows(h, c, f if m in FRONT_END else 0.0) for m, h in curve.hists.items()}
     attainment = attainment_at(curve.slo_ratio, c)
     out = replace(curve, max_rps=curve.max_rps * c, rates_rps=curve.rates_rps * c, served_rps=curve.served_rps * c,
-                  mfu=curve.mfu * c, latency=lat, hists=hists, attainment=attainment,
+                  mfu=curve.mfu * c, hbm_busy=None if curve.hbm_busy is None else curve.hbm_busy * c,
+                  hbm_rps=None if curve.hbm_rps is None else curve.hbm_rps * c,
+                  latency=lat, hists=hists, attainment=attainment,
                   meta={**curve.meta, "capacity": c})
     if curve.class_latency_mean is not None:
         out = replace(out, class_latency_mean={m: _times(m, v, c, f) for m, v in curve.class_latency_mean.items()})

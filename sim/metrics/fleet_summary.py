@@ -2,7 +2,7 @@
 
 What a pool did over a run (:class:`PoolUsage`: provisioned and busy GPU-seconds, FLOPs done,
 mean KV-cache use, requests served and their token means, the iterations run and the KV they read
-(MBU's bytes), the running/replica sums the fluid tier's MBU batch comes from) becomes the summary's ``pools.<name>`` blocks, ``utilization``, ``gpu_hours`` and
+(MBU's bytes), or the bytes the fluid tier read off its curves) becomes the summary's ``pools.<name>`` blocks, ``utilization``, ``gpu_hours`` and
 ``stability`` (:func:`fleet_summary`). The request-level tier (:func:`sim.api.assemble`) measures
 those quantities from its replicas and time series; the fluid tier (:func:`sim.fluid.run.run_fluid`)
 reads them off capacity curves step by step; the arithmetic after that is this one function.
@@ -19,8 +19,8 @@ import numpy as np
 
 from sim.metrics.stability import (admitted_share, closed_loop, offered_count, offered_load_factor,
                                   timeseries_stability)
-from sim.metrics.utilization import (fleet_utilization, pool_kv_dtype, pool_seconds_per_request, pool_utilization,
-                                     running_while_busy)
+from sim.metrics.utilization import (fleet_utilization, pool_bytes, pool_kv_dtype, pool_seconds_per_request,
+                                     pool_utilization)
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,6 @@ class PoolUsage:
     requests: float
     prompt_mean: float
     output_mean: float
-    #: sums of running sequences and of replicas over the same samples (the MBU batch:
-    #: :func:`sim.metrics.utilization.running_while_busy`)
-    running_sum: float
-    replicas_sum: float
     #: the tier's own keys of the pool block: ``lead`` right after ``replicas``, ``tail`` after the
     #: utilization keys (``load_factor``, ``mbu``), where the request tier adds ``replicas_mean``
     #: (summary key order is part of the output)
@@ -65,8 +61,11 @@ class PoolUsage:
     #: tokens they processed, the cached KV tokens they read, the micro-batches they ran and (an MoE) the
     #: iterations by (prompts, decodes, tokens), what MBU's bytes count
     #: (:func:`sim.perf.utilization.steps_bytes`); ``None`` when the tier runs no iterations (the fluid
-    #: tier's curves): MBU then comes from the closed form at the mean running batch
+    #: tier's curves): MBU then counts ``hbm_bytes``
     steps: tuple[int, ...] | None = None
+    #: the HBM bytes per GPU the fluid tier's served requests moved, read off its curve at each step's
+    #: load (:attr:`sim.fluid.curve.CapacityCurve.hbm_bytes`); ``None`` at request level (``steps``)
+    hbm_bytes: float | None = None
 
 
 def layout_keys(cfg) -> dict:
@@ -80,13 +79,16 @@ def layout_keys(cfg) -> dict:
 @dataclass(frozen=True)
 class FleetSummary:
     """The blocks :func:`fleet_summary` assembles, plus each pool's scaled busy GPU-seconds
-    (what the money layer's energy line reads)."""
+    (what the money layer's energy line reads) and the HBM bytes per GPU its MBU counts, one shard's
+    (:func:`~sim.metrics.utilization.pool_bytes`; ``None`` where there is no MBU: what a capacity
+    curve's grid runs record, :mod:`sim.fluid.grid`)."""
 
     pools: dict[str, dict]
     utilization: dict
     gpu_hours: dict
     stability: dict
     busy_gpu_s_by_pool: dict[str, float]
+    hbm_bytes_by_pool: dict[str, float | None] = field(default_factory=dict)
 
 
 def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, timeseries: np.ndarray,
@@ -102,6 +104,7 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
     prov_s = busy_s = flops_cap = flops_done = 0.0
     per_pool: dict[str, dict] = {}
     busy_by_pool: dict[str, float] = {}
+    bytes_by_pool: dict[str, float | None] = {}
     util_w: list[tuple] = []
     for u in usage:
         p = u.pool
@@ -120,10 +123,11 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
                  "kv_blocks_per_replica": p.kv_blocks,
                  "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
                  "gpu_busy": busy_share, "kv_cache_mean": u.kv_cache_mean}
+        moved = pool_bytes(p, pool_kv_dtype(scenario, p), steps=u.steps, hbm_bytes=u.hbm_bytes,
+                           busy_replica_seconds=p_busy / gpr)
+        bytes_by_pool[p.name] = moved
         util = pool_utilization(p, requests=u.requests, prompt_mean=u.prompt_mean, output_mean=u.output_mean,
-                                replica_seconds=p_prov / gpr,
-                                running_while_busy=running_while_busy(u.running_sum, u.replicas_sum, busy_share),
-                                kv_dtype=pool_kv_dtype(scenario, p), steps=u.steps, busy_replica_seconds=p_busy / gpr)
+                                replica_seconds=p_prov / gpr, moved=moved, ran=bool(u.steps and u.steps[0] > 0))
         block.update(util)
         block.update(u.tail)
         per_pool[p.name] = block
@@ -145,7 +149,7 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
         olf = stability["offered_load_factor"]
         own = admitted_share(olf, requests)
         stability["admitted_load_factor"] = olf if own is None else own
-    return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)
+    return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool, bytes_by_pool)
 
 
 def admits(scenario) -> bool:

@@ -8,12 +8,12 @@ factor reads 1.0 whatever engine it runs:
 * requests served, their mean prompt and output tokens;
 * provisioned replica-seconds;
 * the iterations its replicas ran, the tokens they processed and the cached KV tokens they read
-  (request level: MBU's bytes, :func:`~sim.perf.utilization.steps_bytes`);
-* mean sequences running per replica while busy (from the time series: mean running per
-  provisioned replica / busy share), the batch at which the fluid tier, which runs no iterations,
-  counts MBU's bytes per request (:func:`~sim.perf.utilization.bytes_per_request`). Priced that way a
-  request's prompt was an iteration of its own, where chunked and mixed schedulers run it inside a
-  decode iteration with one read of the weights: a run of 1 x H100 at 81 % busy read 1.04.
+  (request level: MBU's bytes, :func:`~sim.perf.utilization.steps_bytes`), or the bytes they moved
+  (the fluid tier, which runs no iterations: its busy replica-seconds at the bytes per busy second its
+  capacity curve's request-level runs counted, read at each step's load, :func:`sim.fluid.grid.busy_bandwidth`). Priced
+  instead by a closed form at the mean running batch while busy, each prompt was an iteration of its
+  own, where chunked and mixed schedulers run it inside a decode iteration with one read of the
+  weights (a run of 1 x H100 at 81 % busy read 1.04), and a mean batch stood for the batches run.
 
 Bytes are moved only while a replica is busy and at most at the GPU's peak bandwidth, so a pool's
 bytes are at most its busy replica-seconds x peak: MBU never passes the busy share (the bound binds
@@ -35,7 +35,7 @@ decode pool's requests arrive prefilled: its scheduler factor prices them at the
 """
 from __future__ import annotations
 
-from sim.perf.utilization import (BatchLimits, bytes_per_request, limits_of, load_factor, mbu, part_served,
+from sim.perf.utilization import (BatchLimits, limits_of, load_factor, mbu, part_served,
                                   request_seconds, seconds_per_request, steps_bytes)
 
 
@@ -118,42 +118,44 @@ def _roofline(pool, kv_dtype: str):
         return None
 
 
-def pool_utilization(pool, *, requests: float, prompt_mean: float, output_mean: float,
-                     replica_seconds: float, running_while_busy: float, kv_dtype: str = "bf16",
-                     steps: tuple[int, ...] | None = None, busy_replica_seconds: float | None = None) -> dict:
-    """``{"load_factor", "mbu"}`` of one pool over a run (see the module docstring). ``steps``:
-    ``(iterations, tokens, kv_read[, micro_batches, token_mix])`` its replicas ran (MBU counts their bytes), ``None`` for the
-    closed form; ``busy_replica_seconds``: the replicas' busy time, the most time bytes were moved in."""
-    if replica_seconds <= 0 or requests <= 0 and not (steps and steps[0] > 0):
-        return {"load_factor": 0.0, "mbu": 0.0}
-    limits = pool_limits(pool)
-    s_each = pool_seconds_per_request(pool, prompt_mean, output_mean)
-    out = {"load_factor": load_factor(requests, replica_seconds, s_each) if requests > 0 else 0.0, "mbu": None}
+def pool_bytes(pool, kv_dtype: str = "bf16", *, steps: tuple[int, ...] | None = None,
+               hbm_bytes: float | None = None, busy_replica_seconds: float | None = None) -> float | None:
+    """HBM bytes per GPU (the mean GPU of a replica, summed over the pool's replicas) one pool moved over
+    a run, what its MBU counts: of ``steps``, ``(iterations, tokens, kv_read[, micro_batches, token_mix])``
+    its replicas ran (request level), or ``hbm_bytes`` as the fluid tier read them off its curve; at
+    most ``busy_replica_seconds`` x the GPU's peak bandwidth (no GPU moves bytes faster). ``None``
+    where the roofline cannot price the pool or neither is given."""
     roof = _roofline(pool, kv_dtype)
-    if roof is not None:
-        if steps is not None:
-            per_gpu = steps_bytes(roof, *steps)
-        else:
-            per_gpu = requests * bytes_per_request(roof, limits, prompt_mean, output_mean, max(running_while_busy, 1.0))
-        peak = pool.gpu.hbm_bytes_per_s
-        if busy_replica_seconds is not None and per_gpu > busy_replica_seconds * peak:
-            per_gpu = busy_replica_seconds * peak    # no GPU moves bytes faster than its peak
-        out["mbu"] = mbu(per_gpu, replica_seconds, peak)
-    return out
+    if roof is None:
+        return None
+    if steps is not None:
+        per_gpu = steps_bytes(roof, *steps)
+    elif hbm_bytes is not None:
+        per_gpu = float(hbm_bytes)
+    else:
+        return None
+    peak = pool.gpu.hbm_bytes_per_s
+    if busy_replica_seconds is not None and per_gpu > busy_replica_seconds * peak:
+        per_gpu = busy_replica_seconds * peak    # no GPU moves bytes faster than its peak
+    return per_gpu
+
+
+def pool_utilization(pool, *, requests: float, prompt_mean: float, output_mean: float, replica_seconds: float,
+                     moved: float | None, ran: bool = False) -> dict:
+    """``{"load_factor", "mbu"}`` of one pool over a run (see the module docstring). ``moved``: the HBM
+    bytes per GPU MBU counts (:func:`pool_bytes`; ``None``: no MBU); ``ran``: whether its replicas ran
+    iterations (a pool that ran some and completed nothing still has an MBU)."""
+    if replica_seconds <= 0 or requests <= 0 and not ran:
+        return {"load_factor": 0.0, "mbu": 0.0}
+    s_each = pool_seconds_per_request(pool, prompt_mean, output_mean)
+    return {"load_factor": load_factor(requests, replica_seconds, s_each) if requests > 0 else 0.0,
+            "mbu": None if moved is None else mbu(moved, replica_seconds, pool.gpu.hbm_bytes_per_s)}
 
 
 def pool_kv_dtype(scenario, pool) -> str:
     """The KV-cache precision of ``pool`` (its own ``perf:`` block, else the scenario's)."""
     perf = getattr(pool.cfg, "perf", None) or scenario.perf
     return getattr(perf, "kv_dtype", None) or "bf16"
-
-
-def running_while_busy(running_sum: float, replicas_sum: float, busy_share: float) -> float:
-    """Mean sequences per replica while busy, from time-series sums of running sequences and of
-    provisioned replicas over the same (evenly spaced) samples, and the busy share."""
-    if replicas_sum <= 0 or busy_share <= 0:
-        return 1.0
-    return running_sum / replicas_sum / busy_share
 
 
 def fleet_utilization(per_pool: list[tuple[dict, float, float]]) -> dict:

@@ -31,10 +31,10 @@ batch occupancy, so a planner reads headroom from it directly and an autoscaler 
 
 **MBU** (model bandwidth utilization) = HBM bytes moved / (GPU-seconds x peak HBM bandwidth), with
 the bytes of each iteration from the roofline's byte terms (weights, KV cache read and written,
-lm head, activations; :meth:`sim.perf.roofline.RooflineModel.breakdown`): of the iterations the
-replica ran where it ran them (:func:`steps_bytes`: the request-level engine counts its iterations,
-their tokens and the KV they read), else of its requests at the batch it ran (mean running sequences
-while busy: :func:`bytes_per_request`, the fluid tier's), for the replica's layout (:func:`iteration_bytes`:
+lm head, activations; :meth:`sim.perf.roofline.RooflineModel.breakdown`) of the iterations the
+replica ran (:func:`steps_bytes`: the request-level engine counts its iterations, their tokens and
+the KV they read; the fluid tier, which runs none, reads the bytes per busy second its capacity curve's
+request-level runs counted, :func:`sim.fluid.grid.busy_bandwidth`), for the replica's layout (:func:`iteration_bytes`:
 pipeline stages read their weights once per micro-batch of whole sequences, the lm head sits on the
 last stage; data-parallel attention keeps the whole attention weights on every GPU and spreads the
 sequences' KV traffic over the GPUs). Per GPU, the mean over the replica's GPUs: weights and heads
@@ -156,27 +156,6 @@ def _slot_bytes(roofline, one: BatchShape) -> float:
     x = roofline.breakdown(one)
     linear_bytes, kv_bytes = roofline.mean_gpu_bytes(one)
     return linear_bytes + kv_bytes + x.activation_bytes + x.lm_head_bytes / roofline.layout.pp
-
-
-def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, output_tokens: float,
-                      batch: float) -> float:
-    """HBM bytes (per GPU) one request moves when the replica decodes ``batch`` sequences together
-    (a mean, interpolated between the whole sizes around it); ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the replica (its byte terms)."""
-    p = max(int(round(prompt_tokens)), 1)
-    o = max(float(output_tokens), 1.0)
-    batch = max(float(batch), 1.0)
-
-    def at(b: int) -> float:
-        k = max(1, min(b, int(limits.max_batched_tokens) // p))
-        total = iteration_bytes(roofline, prefill_shape(k, p)) / k
-        if o > 1.0:
-            ctx = int(round(b * (p + o / 2.0)))
-            total += (o - 1.0) * iteration_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=ctx)) / b
-        return total
-
-    lo = int(batch)          # a mean batch between two sizes: interpolate (the weights' share is 1/b)
-    frac = batch - lo
-    return at(lo) if frac == 0 else (1 - frac) * at(lo) + frac * at(lo + 1)
 
 
 def steps_bytes(roofline, iterations: int, tokens: int, kv_read: int, micro_batches: int | None = None,

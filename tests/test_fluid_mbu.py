@@ -1,0 +1,93 @@
+"""The fluid tier's MBU counts the bytes its capacity curve's request-level runs moved: each grid point
+records the HBM bytes per busy replica-second that its run's iterations moved (as the request level's
+MBU counts them, ``sim.perf.utilization.steps_bytes``), and the fluid steps count their busy
+replica-seconds at those bytes, read at their load. Against the request level's own summary (the same
+run, another path to its bytes), against a curve cached before the field existed, and under a scaled
+capacity."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sim.fluid import capacity as capacity_mod
+from sim.fluid import capacity_curve
+from sim.fluid.scaled_curve import at_capacity
+from sim.io import cache_dir
+from sim.scenario.catalog import get_gpu
+from sim.scenario.load import load_scenario
+
+from test_fluid import QUICK, _linear_scenario
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path / "cache"))
+
+
+def _roofline_scenario() -> dict:
+    sc = _linear_scenario(1, 4.0, 3600)
+    sc["perf"] = {"model": "roofline"}
+    return sc
+
+
+def test_each_grid_point_records_the_bytes_its_run_moved_per_busy_second():
+    """A grid point's bytes per busy second are its run's bytes over its busy replica-seconds (at the rate it
+    admitted); the run's
+    summary says the same bytes another way, ``mbu x provisioned replica-seconds x peak`` over ``gpu_busy x``
+    the same seconds (the request level's MBU and busy share of the same run, re-run with the grid's seed):
+    ``mbu / gpu_busy x peak``. Equal to rounding."""
+    loaded = load_scenario(_roofline_scenario())
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    assert curve.hbm_busy is not None and len(curve.hbm_busy) == len(curve.rates_rps)
+    template = capacity_mod.pool_template(loaded.scenario, 0, loaded.base_dir)
+    k = 3                                               # the third grid run (index 0 is the idle point)
+    group = curve.meta["group_replicas"]
+    assert group in (1, 2, 4)                           # a rate per replica x the group: the grid's to the bit
+    rate = curve.rates_rps[k] * group
+    warm, dur = capacity_mod.grid_run_length(QUICK, rate, group)
+    res = capacity_mod._run(template, loaded.base_dir, rate, dur, warm, QUICK.seed + k)
+    pool = res.summary["pools"]["main"]
+    peak = get_gpu(pool["gpu"]).hbm_bytes_per_s
+    assert curve.hbm_busy[k] == pytest.approx(pool["mbu"] / pool["gpu_busy"] * peak, rel=1e-12)
+    # paired with the rate the run admitted over the same whole run, per replica
+    req = res.summary["requests"]
+    assert curve.hbm_rps[k] == (req["arrived"] - req["rejected"]) / res.summary["simulated_seconds"] / group
+    assert curve.hbm_at(curve.hbm_rps[k]) == curve.hbm_busy[k]
+    # no GPU moves bytes faster than its peak; a fuller batch's iterations lean to compute: fewer bytes a second
+    assert np.all(curve.hbm_busy <= peak)
+    assert curve.hbm_busy[-1] < curve.hbm_busy[1]
+    assert curve.hbm_busy[0] == curve.hbm_busy[1]       # the idle point: the lightest's (never read: nothing busy)
+
+
+def test_a_curve_cached_without_its_bytes_is_measured_again(monkeypatch):
+    """A curve cached by a version that did not record the bytes (its file without ``hbm_busy``) is never
+    read with MBU missing: it is measured again and the cache rewritten."""
+    loaded = load_scenario(_roofline_scenario())
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    path = cache_dir() / f"capacity-{curve.key}.json"
+    old = json.loads(path.read_text())
+    del old["hbm_busy"]
+    path.write_text(json.dumps(old))
+    measured = []
+    real = capacity_mod.measure_curve
+    monkeypatch.setattr(capacity_mod, "measure_curve", lambda *a, **k: measured.append(1) or real(*a, **k))
+    again = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    assert measured == [1]
+    assert np.array_equal(again.hbm_busy, curve.hbm_busy)          # the same seeds: the same runs
+    assert json.loads(path.read_text())["hbm_busy"] == curve.hbm_busy.tolist()
+
+
+def test_a_scaled_capacity_moves_the_same_bytes_in_less_busy_time():
+    """A replica ``c`` times as fast runs the same iterations in ``1 / c`` of the time: ``c`` times the bytes
+    per busy second, each grid point's paired with its rate served ``x c`` (``sim.fluid.scaled_curve``), as
+    MFU (FLOPs per second) scales."""
+    loaded = load_scenario(_roofline_scenario())
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    fast = at_capacity(curve, 1.25)
+    assert np.array_equal(fast.hbm_busy, curve.hbm_busy * 1.25)
+    assert np.array_equal(fast.hbm_at(1.25 * curve.hbm_rps[2:4]), 1.25 * curve.hbm_busy[2:4])
+    # so each grid point's requests move the same bytes each: bytes per busy second x busy share / rate served
+    per_request = curve.hbm_busy[1:] * curve.busy[1:] / curve.served_rps[1:]
+    assert fast.hbm_busy[1:] * fast.busy[1:] / fast.served_rps[1:] == pytest.approx(per_request, rel=1e-12)
