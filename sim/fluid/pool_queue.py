@@ -35,7 +35,9 @@ class PoolQueue:
     the step's capacity (``cap_spread``), the share of each sub-step with no replica to take an arrival
     (``none``), the arrivals turned away so (``no_replica``, among ``rejected``) and the admitted ones over
     the sub-steps (``spread``): ``cap_spread`` ``None`` where the replicas serving never change inside a
-    step, the other three where no arrival meets no replica."""
+    step, the other three where no arrival meets no replica. Behind a central queue, the arrivals held while
+    a replica is provisioned and none is ready (``held``, per step; ``None`` where none are) and an autoscaled
+    replica's boot (``boot_s``), which :func:`~sim.fluid.no_replica.hold_message` reads."""
 
     n: np.ndarray
     serving: np.ndarray
@@ -51,6 +53,8 @@ class PoolQueue:
     none: np.ndarray | None = None          # steps x sub-steps: the share of each with no replica to take an arrival
     no_replica: np.ndarray | None = None    # per step, the arrivals turned away for want of a replica
     spread: np.ndarray | None = None        # steps x sub-steps: the admitted arrivals' spread
+    held: np.ndarray | None = None          # per step, the arrivals held while a replica boots (central_queue)
+    boot_s: float = 0.0                     # an autoscaled replica's boot (scale_up_delay), seconds
 
     @property
     def backlog(self) -> float:
@@ -92,7 +96,7 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
         replicas = Replicas(p.cfg.replicas, delay, a.cooldown)
         m_sat = saturated_metric(a.metric, curve, s_each)
     sub = spread.shape[1] if spread is not None else SUB
-    cap_spread = none = None
+    cap_spread = none = held = None
     if follow is not None:                               # the replicas another queue of the pool settled at
         a = None
         n, serving = follow.n.copy(), follow.serving.copy()
@@ -137,6 +141,11 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
                 if zero is not None:                     # arrivals that meet no replica are turned away
                     away = (level_subs(seen[1], replicas.moves[seen[3]:], t0, t1, sub)[1]
                             if zero == NONE_PROVISIONED else no_ready)
+                    hold = np.clip(no_ready - away, 0.0, None)     # provisioned, none ready: held (central_queue)
+                    if hold.any():
+                        held = np.zeros(n_steps) if held is None else held
+                        held[k] = admitted[k] * float(((np.full(sub, 1.0 / sub) if spread is None else spread[k])
+                                                       * hold).sum())
                     if away.any():
                         none = np.zeros((n_steps, sub)) if none is None else none
                         none[k] = away
@@ -173,4 +182,5 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
             full[within] = np.mean(backlogged(sub_q[within], cap[within]), axis=1)   # at_capacity_subs
     no_replica = None if none is None else offered * turned_away(spread, none)
     return PoolQueue(n, serving, served, rejected, b_start, b_end, int(total), full, sub_q, moves, cap_spread,
-                     none, no_replica, adm_spread if none is not None else None)
+                     none, no_replica, adm_spread if none is not None else None, held,
+                     float(delay) if a is not None else 0.0)

@@ -77,12 +77,12 @@ from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.in_system import end_rate, in_system_at_end, replayed_end, saturated_running, sub_in_system
 from sim.fluid.intervals import interval_columns, replica_intervals
-from sim.fluid.no_replica import zero_rule
+from sim.fluid.no_replica import warn_hold, zero_rule
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.pool_queue import PoolQueue, fluid_queue
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.steps import Steps, step_grid, step_options
-from sim.fluid.substep import (backlogged, class_spread, pool_spread, read_on_subs, sub_arrivals, sub_mix, sub_spread,
+from sim.fluid.substep import (SUB, backlogged, class_spread, pool_spread, read_on_subs, sub_arrivals, sub_mix, sub_spread,
                               warn_autoscaled, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
@@ -281,6 +281,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         q = fluid_queue(p, curve, offered, steps.dt_s, spread_p, zero=zero, reading_noise=sc.fluid.reading_noise)
         if q.autoscale is not None:                   # the counts queue's decisions: the ones billed
             scaled[p.name] = q.autoscale
+        warn_hold(p.name, float(steps.dt_s[0]) if steps.n else 0.0, SUB, q.boot_s, q.held)   # a boot's hold, unread
         # what met a replica: the offer less the arrivals turned away for want of one, over its own sub-steps
         met = offered - q.no_replica if q.no_replica is not None else offered
         met_spread = q.spread if q.spread is not None else spread_p
