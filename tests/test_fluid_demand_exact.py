@@ -78,3 +78,14 @@ def test_the_request_level_mean_count_agrees_over_seeds(growth):
     assert abs(np.mean(got) - want) < 4.0 * se
     if growth is None:
         assert want == 8850.0 and abs(9000.0 - want) > 7.0 * se
+
+
+@pytest.mark.parametrize("arrival", [{"process": "poisson", "rate": 2.0}, LATE])
+def test_a_growth_too_small_for_a_float_is_none(arrival):
+    """``monthly: 1e-320`` (accepted: above -1) makes ``k = ln(1 + m) / T`` underflow to 0; the closed form
+    ``(e^{k d} - 1) / k`` divided by it (the fluid tier's arrivals nan, the request level's generator a division
+    by zero). Such growth grows by nothing a float holds: the counts are those without growth, in both tiers."""
+    plain = expected_arrivals(workload(arrival), grid(3600.0, 7200.0))
+    assert expected_arrivals(workload(arrival, 1e-320), grid(3600.0, 7200.0)).tolist() == plain.tolist()
+    tiny = [np.concatenate([ch.arrival_s for ch in generate(workload(arrival, g), 7200.0, 3)]) for g in (None, 1e-320)]
+    assert tiny[0].tolist() == tiny[1].tolist()

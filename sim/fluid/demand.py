@@ -33,13 +33,13 @@ when the step is a whole number of sub-intervals from it.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 
 import numpy as np
 
 from sim.scenario.workload import WorkloadConfig
-from sim.workload.arrivals import MONTH_S, ArrivalCalendar, diurnal_rate, growth_factor, piecewise_rate
+from sim.workload.arrivals import ArrivalCalendar, diurnal_rate, growth_factor, piecewise_rate
+from sim.workload.growth import growth_k
 
 
 def rate_at(process, t_s: np.ndarray, *, growth=None, calendar: ArrivalCalendar = ArrivalCalendar()) -> np.ndarray:
@@ -79,10 +79,10 @@ def _exact(process, edges: np.ndarray, growth) -> np.ndarray:
         rate = piecewise_rate(process, u)
     else:
         rate = np.full(len(u), float(process.rate))
-    if growth is None or growth.monthly == 0:
+    k = growth_k(growth)
+    if k == 0:
         part = rate * (v - u)
     else:
-        k = math.log1p(growth.monthly) / MONTH_S
         part = rate * np.asarray(growth_factor(u, growth)) * (np.expm1(k * (v - u)) / k)
     step = np.searchsorted(edges, u, side="right") - 1     # the step each piece lies in
     return np.bincount(step, weights=part, minlength=n)[:n]

@@ -23,6 +23,20 @@ def growth_factor(t_s: np.ndarray | float, growth: Growth | None) -> np.ndarray 
         if isinstance(t_s, np.ndarray) else (1.0 + growth.monthly) ** (t_s / MONTH_S)
 
 
+def growth_k(growth: Growth | None) -> float:
+    """``k = ln(1 + monthly) / T`` per second, so that ``g(t) = e^{k t}``; 0 without growth, and where a
+    ``monthly`` below about ``1e-308`` underflows it to 0 (a rate that grows by a factor of ``1 + 1e-300``
+    in a month grows by nothing a float can hold, and dividing by such a ``k`` gave nan or a division by zero).
+
+        >>> from sim.scenario.workload import Growth
+        >>> growth_k(Growth(monthly=1e-320)), growth_k(None), round(growth_k(Growth(monthly=1.0)) * MONTH_S, 6)
+        (0.0, 0.0, 0.693147)
+    """
+    if growth is None or growth.monthly == 0:
+        return 0.0
+    return math.log1p(growth.monthly) / MONTH_S
+
+
 def growth_integral(t_s: float, growth: Growth | None) -> float:
     """``G(t) = integral_0^t g(u) du`` in seconds of operational time: ``T (g(t) - 1) / ln(1 + m)``.
 
@@ -34,21 +48,19 @@ def growth_integral(t_s: float, growth: Growth | None) -> float:
         >>> round(s / MONTH_S, 4), float(growth_inverse(np.array([s]), Growth(monthly=1.0))[0] / MONTH_S)
         (1.4427, 1.0)
     """
-    if growth is None or growth.monthly == 0:
-        return float(t_s)
-    k = math.log1p(growth.monthly) / MONTH_S
-    return math.expm1(k * t_s) / k
+    k = growth_k(growth)
+    return math.expm1(k * t_s) / k if k != 0 else float(t_s)
 
 
 def growth_inverse(s: np.ndarray, growth: Growth | None) -> np.ndarray:
     """``G^{-1}(s)``: real time at operational time ``s`` (``inf`` past the total of a decline)."""
-    if growth is None or growth.monthly == 0:
+    k = growth_k(growth)
+    if k == 0:
         return s
-    k = math.log1p(growth.monthly) / MONTH_S
     arg = k * s
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.log1p(arg) / k
     return np.where(arg > -1.0, t, np.inf)
 
 
-__all__ = ["MONTH_S", "growth_factor", "growth_integral", "growth_inverse"]
+__all__ = ["MONTH_S", "growth_factor", "growth_integral", "growth_inverse", "growth_k"]
