@@ -192,6 +192,26 @@ def duration(s: float | None) -> str:
     return f"{s:.3g} s"
 
 
+def duration_at_most(s: float) -> str:
+    """:func:`duration` of a bound that must not be passed (``set fluid.step: X or shorter``): rounded down to
+    the unit it is written in, where :func:`duration` rounds to the nearest and may write a longer time
+    (2 h 0 m 40 s is written ``2 h 1 m``; 15.56 s ``15.6 s``).
+
+        >>> duration(7240), duration_at_most(7240), duration_at_most(15.56), duration_at_most(123.6)
+        ('2 h 1 m', '2 h', '15.5 s', '2 m 3 s')
+    """
+    if not _finite(s) or s <= 0:
+        return duration(s)
+    if s < 60 or s >= 1e4 * 86400:                # three significant digits (of days past ten thousand)
+        day = 86400.0 if s >= 1e4 * 86400 else 1.0
+        unit = day * 10.0 ** (math.floor(math.log10(s / day)) - 2)
+    else:                                         # the smaller of the two largest units written
+        unit = 1.0 if s < 3600 else 60.0 if s < 86400 else 3600.0
+    n = math.floor(s / unit)
+    n += (n + 1) * unit <= s                      # s / unit a hair under a whole number of units
+    return duration(n * unit)
+
+
 _PLAIN = re.compile(r"-?[0-9][0-9,]*(\.[0-9]+)?")
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import sim
+from sim.fluid.substep import SUB
 from sim.errors import ScenarioWarning
 from test_fluid_no_replica import scenario
 
@@ -72,3 +73,19 @@ def test_the_request_level_waits_the_hold_that_hourly_steps_read_away():
     assert min(queue) > BY_HAND_MIN
     assert fluid("6m")[0]["latency"]["queue"]["mean"] == pytest.approx(np.mean(queue), rel=0.1)
     assert fluid("1h")[0]["latency"]["queue"]["mean"] < 0.1 * np.mean(queue)
+
+
+@pytest.mark.parametrize("boot_s", [180.0, 61.3, 97.35, 7.78, 3620.0, 68.0])
+def test_the_step_it_names_does_not_warn_again(boot_s):
+    """The ``fluid.step`` named is at most ``12 x boot / 6`` (sub-steps of a sixth of the boot), within one unit
+    of the way it is written: a boot of 61.3 s reads 122.6 s, written '2 m 2 s' (rounded to the nearest, '2 m
+    3 s' warned again); 3,620 s reads 7,240 s, '2 h' (not '2 h 1 m')."""
+    from sim.fluid.no_replica import hold_message
+    from sim.scenario.durations import parse_duration
+
+    bound = SUB * boot_s / 6
+    named = hold_message("p", 7 * 86400.0, SUB, boot_s, 900.0).split("set fluid.step: ")[1].split(" or shorter")[0]
+    step = parse_duration(named)
+    assert hold_message("p", step, SUB, boot_s, 900.0) is None
+    unit = 60.0 if bound >= 3600 else 1.0 if bound >= 60 else 0.1
+    assert bound - unit < step <= bound

@@ -174,7 +174,7 @@ def hold_message(pool: str, step_s: float, sub: int, boot_s: float, held: float)
         >>> hold_message("p", 3600.0, 12, 180.0, 900.0)[:68]
         'fluid.step: pool p comes up from zero replicas behind router central'
     """
-    from sim.humanize import duration
+    from sim.humanize import duration, duration_at_most
 
     if not held >= 1.0 or step_s / sub <= boot_s / HOLD_RESOLUTION:
         return None
@@ -184,7 +184,7 @@ def hold_message(pool: str, step_s: float, sub: int, boot_s: float, held: float)
             f"queue until it is ready, each up to {duration(boot_s)} plus the backlog's drain; the "
             f"{duration(step_s)} steps serve each {duration(step_s / sub)} sub-step's arrivals and capacity "
             f"evenly, so its queue time, latencies and SLO attainment leave most of that wait out; set "
-            f"fluid.step: {duration(fix)} or shorter, or check at fidelity: request")
+            f"fluid.step: {duration_at_most(fix)} or shorter, or check at fidelity: request")
 
 
 def warn_hold(pool: str, step_s: float, sub: int, boot_s: float, held: np.ndarray | None) -> None:
