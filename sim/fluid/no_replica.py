@@ -161,7 +161,9 @@ def admitted_spread(spread: np.ndarray | None, none: np.ndarray) -> np.ndarray:
 
 HOLD_RESOLUTION = 6
 """Sub-steps at most ``1 / HOLD_RESOLUTION`` of the boot read a boot's hold (measured: 6-minute steps, 30 s
-sub-steps of a 3-minute boot, read a mean queue time of 5.13 s against the request level's 5.1 s)."""
+sub-steps of a 3-minute boot, read a mean queue time of 5.13 s against the request level's 5.1 s). A bound, not
+a sharp edge: shorter still, the reading turns on the boot's start and end meeting sub-step edges (5-minute
+steps read 4.59 s, unwarned; 12-minute ones 5.10 s, warned: ``docs/scaling.md``)."""
 
 
 def hold_message(pool: str, step_s: float, sub: int, boot_s: float, held: float) -> str | None:
