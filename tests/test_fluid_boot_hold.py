@@ -89,3 +89,25 @@ def test_the_step_it_names_does_not_warn_again(boot_s):
     assert hold_message("p", step, SUB, boot_s, 900.0) is None
     unit = 60.0 if bound >= 3600 else 1.0 if bound >= 60 else 0.1
     assert bound - unit < step <= bound
+
+
+def test_a_short_last_step_that_reads_the_hold_says_nothing():
+    """An hour and five minutes in hourly steps, the traffic from the hour: the hold (the decision at 3,660 s,
+    ready at 3,840 s, 900 held) lies in the last step, cut to 5 minutes by the run's end, whose 25 s sub-steps
+    are within a sixth of the boot; the first step's 5-minute sub-steps hold nothing: no warning (it named the
+    hourly steps before). The same hold in the hourly step warns."""
+    sc = constant()
+    sc["duration"] = "65m"
+    sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 3600], "rates": [0, 5.0]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = sim.run(sc, overrides=["fidelity=fluid", "fluid.step=1h"]).summary
+    assert s["requests"]["rejected_by_reason"] == {"no_replica": 300}        # 5/s x 60 s before the decision
+    assert holds([str(w.message) for w in caught if issubclass(w.category, ScenarioWarning)]) == []
+    from sim.fluid.no_replica import hold_message, warn_hold
+
+    for dt, held, warned in (([3600.0, 300.0], [0.0, 900.0], False), ([3600.0, 300.0], [900.0, 0.0], True)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_hold("p", np.array(dt), SUB, 180.0, np.array(held))
+        assert [str(w.message) for w in caught] == ([hold_message("p", 3600.0, SUB, 180.0, 900.0)] if warned else [])

@@ -189,12 +189,20 @@ def hold_message(pool: str, step_s: float, sub: int, boot_s: float, held: float)
             f"fluid.step: {duration_at_most(fix)} or shorter, or check at fidelity: request")
 
 
-def warn_hold(pool: str, step_s: float, sub: int, boot_s: float, held: np.ndarray | None) -> None:
-    """:func:`hold_message` as a :class:`~sim.errors.ScenarioWarning` (``held``: per step, or ``None``)."""
+def warn_hold(pool: str, dt_s: np.ndarray, sub: int, boot_s: float, held: np.ndarray | None) -> None:
+    """:func:`hold_message` as a :class:`~sim.errors.ScenarioWarning` (``dt_s``: the steps' lengths; ``held``: per
+    step, or ``None``), on the arrivals held in steps whose sub-steps are too long to read them: a run's last
+    step, cut short by its end, may read a hold its longer steps would not (an hour and five minutes in hourly
+    steps: the last one's 25 s sub-steps read a 3-minute boot)."""
     import warnings
 
     from sim.errors import ScenarioWarning
 
-    message = None if held is None else hold_message(pool, step_s, sub, boot_s, float(np.sum(held)))
+    if held is None:
+        return
+    dt_s = np.asarray(dt_s, dtype=np.float64)
+    coarse = dt_s / sub > boot_s / HOLD_RESOLUTION
+    message = hold_message(pool, float(dt_s[coarse].max()), sub, boot_s, float(held[coarse].sum())) \
+        if coarse.any() else None
     if message:
         warnings.warn(message, ScenarioWarning, stacklevel=3)

@@ -281,7 +281,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         q = fluid_queue(p, curve, offered, steps.dt_s, spread_p, zero=zero, reading_noise=sc.fluid.reading_noise)
         if q.autoscale is not None:                   # the counts queue's decisions: the ones billed
             scaled[p.name] = q.autoscale
-        warn_hold(p.name, float(steps.dt_s[0]) if steps.n else 0.0, SUB, q.boot_s, q.held)   # a boot's hold, unread
+        warn_hold(p.name, steps.dt_s, SUB, q.boot_s, q.held)   # a boot's hold, unread
         # what met a replica: the offer less the arrivals turned away for want of one, over its own sub-steps
         met = offered - q.no_replica if q.no_replica is not None else offered
         met_spread = q.spread if q.spread is not None else spread_p
