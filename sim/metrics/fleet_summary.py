@@ -63,8 +63,9 @@ class PoolUsage:
     #: (:func:`sim.perf.utilization.steps_bytes`); ``None`` when the tier runs no iterations (the fluid
     #: tier's curves): MBU then counts ``hbm_bytes``
     steps: tuple[int, ...] | None = None
-    #: the HBM bytes per GPU the fluid tier's served requests moved, read off its curve at each step's
-    #: load (:attr:`sim.fluid.curve.CapacityCurve.hbm_bytes`); ``None`` at request level (``steps``)
+    #: the HBM bytes per GPU the fluid tier's busy replicas moved: their busy replica-seconds at the bytes
+    #: per busy second its curve's grid runs moved, read at each step's load
+    #: (:meth:`sim.fluid.curve.CapacityCurve.hbm_at`); ``None`` at request level (``steps``)
     hbm_bytes: float | None = None
 
 
