@@ -426,5 +426,7 @@ def test_each_scenario_json_is_read_once_and_one_no_scenario_would_pass_is_compa
     diff = dict(comparison.differences)
     base = json.loads((runs["a"] / "scenario.json").read_text())
     assert diff["fleet"][1] == 5 and isinstance(diff["fleet"][0], dict) and diff["fleet"][2]["pools"][0]["replicas"] == 2
-    assert set(diff) == set(base) - {"seed"}            # seed 3 in all three; every other key differs
+    # seed 3 in all three; every other key differs, but the fluid block only the fluid tier reads, and none ran in it
+    assert set(diff) == set(base) - {"seed", "fluid"}
+    assert any(n.startswith("fluid differs in the scenarios but is read by the fluid tier only") for n in comparison.notes)
     assert all(diff[k][1] is ABSENT for k in diff if k != "fleet")

@@ -22,8 +22,8 @@ from conftest import scenario
 from sim.cli import main
 from sim.report.comparison import compare, label
 from sim.report.comparison_words import cell, change_cell, setting
-from sim.report.comparison_page import (bin_width, comparison_html, completions_per_second, latency_chart,
-                                        legend_name, metric_table, over_time_chart, read_tables)
+from sim.report.comparison_page import (bin_width, binned_means, comparison_html, completions_per_second,
+                                        latency_chart, legend_name, metric_table, over_time_chart, read_tables)
 
 from test_compare import DURATION, _run
 
@@ -173,6 +173,28 @@ def test_the_cdf_points_are_the_sorted_latencies_of_each_request_table(runs):
             for q in (0.1, 0.5, 0.9, 0.99):                 # the q-quantile: the ceil(q n)-th smallest latency
                 at = int(np.argmax(np.asarray(series.y) >= q - 1e-12))
                 assert series.x[at] == pytest.approx(values[math.ceil(q * n) - 1] * scale, rel=1e-12)
+
+
+@pytest.mark.parametrize("days", [1, 3, 6.5, 7, 13, 30, 60, 100, 180, 365, 366, 730])
+def test_a_bin_divides_a_day_or_is_whole_weeks(days):
+    """A bin that is neither (2 or 5 days) beats against a weekly pattern: 5-day bins over a year drew a
+    35-day cycle that was not in the run."""
+    width = bin_width(days * 86400)
+    assert 86400 % width == 0 or width % (7 * 86400) == 0
+    assert days * 86400 / width <= 80 or width == 86400 or width % (7 * 86400) == 0
+
+
+def test_a_weekly_pattern_over_a_year_bins_flat():
+    """Hourly samples of 7 on weekdays and 0 at weekends for a year: every whole bin holds whole weeks, so
+    its mean is 5 (120 weekday hours x 7 / 168 hours), exactly."""
+    hours = np.arange(365 * 24, dtype=float)
+    v = np.where((hours // 24) % 7 < 5, 7.0, 0.0)
+    end = 365 * 86400.0
+    width = bin_width(end)
+    x, means = binned_means(hours * 3600, v, end, width)
+    whole = x + width <= end
+    assert width == 7 * 86400 and whole.sum() == 52
+    assert set(means[whole].tolist()) == {5.0}
 
 
 def test_throughput_over_time_counts_every_completed_request(runs):

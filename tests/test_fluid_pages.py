@@ -25,8 +25,11 @@ import pytest
 import sim
 import sim.api
 from sim.errors import ScenarioError
+from sim.commands.compare import comparison_text
 from sim.report.comparison import compare
+from sim.report.tier_settings import NotRead
 from sim.report.comparison_figures import figures_section, read_usages
+from sim.report.comparison_page import folders_section
 from sim.report.comparison_over_time import over_time_chart, spread_sums
 from sim.report.result_folder import read_summary, read_timeseries, read_usage_columns
 from sim.report.run_figures import NO_FLUID_CDF, timeseries_chart, write_run_figures
@@ -258,3 +261,23 @@ def test_a_usage_file_whose_intervals_end_before_they_start_is_refused(runs, tmp
     assert str(err.value) == f"{bad / 'usage.npz'}: interval_end_s: before its interval_start_s in 1 row of 1"
     notes: list[str] = []
     assert read_usages(compare([bad]), notes) == [None] and "could not be read" in notes[0]
+
+
+def test_a_setting_only_the_fluid_tier_reads_is_said_unread_in_a_request_level_run(runs, tmp_path, capsys):
+    """The request level never reads ``fluid.*``: its scenario's default step (1 h) is no setting it ran with,
+    so the terminal, the page and ``--json`` say it unread rather than ``fluid.step: 3600 → 600``."""
+    both = compare([runs["request"], runs["fluid"]])
+    assert dict(both.differences)["fluid.step"] == [NotRead(HOUR), STEP]
+    assert dict(both.differences)["fidelity"] == ["request", "fluid"]       # the tier itself is a difference
+    assert "  fluid.step: not read (fluid tier only) → 10 m" in comparison_text(both, None).splitlines()
+    assert "<tr><td>fluid.step</td><td>not read (fluid tier only)</td><td>10 m</td></tr>" in folders_section(both)
+    said = next(d for d in both.as_json()["differences"] if d["key"] == "fluid.step")
+    assert said == {"key": "fluid.step", "values": [HOUR, STEP], "not_read": [0], "read_by": "fluid tier"}
+    # two request-level runs whose scenarios differ in fluid.step alone: neither run read it
+    sc = pool("request", {"process": "poisson", "rate": RHO}, duration=HOUR)
+    sc["fluid"] = {"step": 1800.0}
+    sim.run(sc).write(tmp_path / "request-1800", figures="none")
+    neither = compare([runs["request"], tmp_path / "request-1800"])
+    assert neither.differences == []
+    assert neither.notes == ["fluid.step differs in the scenarios but is read by the fluid tier only, and no "
+                             "folder ran in it: not listed among the settings that differ"]

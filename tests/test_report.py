@@ -634,3 +634,15 @@ def test_the_page_explains_a_shard_right_under_the_paragraph_that_names_it():
     first = page.index("identical shards")
     assert first < page.index('<p class="note">Sharded pool a100') < page.index("<table") < page.index("verdict")
     assert page.count('class="note"') == 1
+
+
+def test_a_sharded_runs_page_says_which_numbers_are_the_shards_once(tmp_path):
+    """The note (which numbers are one shard's, which the fleet's) sits under the paragraph that names the
+    shard; the metrics table repeated it word for word, so the page said it twice."""
+    import sim
+
+    scn = tiny_scenario("20s")
+    scn["fleet"]["pools"][0]["scale"] = 25
+    page = write_report(sim.run(scn).write(tmp_path / "sharded")).read_text()
+    assert page.count("Sharded pool") == 1 and page.count("identical shards (") == 1
+    assert page.index("Sharded pool") < page.index('id="verdict"') < page.index("<h2>Metrics</h2>")

@@ -32,6 +32,7 @@ from sim.paths import loop_message, looping_link, looping_links
 from sim.report.fingerprint import changed_scenario_note, scenario_changed
 from sim.report.overview import repriced_overrides, scenario_json, scenario_of, unreadable_scenario, value_at
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
+from sim.report.tier_settings import NotRead, unread
 from sim.text_table import distinct_shortened
 
 #: what a cell reads when the folder's summary has no such metric
@@ -124,7 +125,8 @@ class Row:
 @dataclass
 class Comparison:
     """Folders (the first is the base), the scenario keys that differ (``(key, values)``, a value
-    :data:`ABSENT` where a folder's scenario has no such key), notes, and the metric rows."""
+    :data:`ABSENT` where a folder's scenario has no such key, :class:`NotRead` where its run's tier does not
+    read it), notes, and the metric rows."""
 
     folders: list[RunFolder]
     differences: list[tuple[str, list[Any]]]
@@ -146,13 +148,22 @@ class Comparison:
             "folders": [{"path": str(f.path), "label": label(i), "scenario": f.summary.get("scenario"),
                          "seed": f.summary.get("seed"), "simulated_seconds": f.summary.get("simulated_seconds")}
                         for i, f in enumerate(self.folders)],
-            "differences": [{"key": k, "values": [None if v is ABSENT else v for v in vs],
+            "differences": [{"key": k, "values": [_raw(v) for v in vs],
                              **({"absent": [i for i, v in enumerate(vs) if v is ABSENT]}
-                                if any(v is ABSENT for v in vs) else {})} for k, vs in self.differences],
+                                if any(v is ABSENT for v in vs) else {}),
+                             **({"not_read": [i for i, v in enumerate(vs) if isinstance(v, NotRead)],
+                                 "read_by": next(v.reader for v in vs if isinstance(v, NotRead))}
+                                if any(isinstance(v, NotRead) for v in vs) else {})}
+                            for k, vs in self.differences],
             "notes": list(self.notes),
             "metrics": [{"key": r.key, "name": r.label, "unit": r.unit, "values": r.values, "changes": r.changes}
                         for r in self.rows],
         }
+
+
+def _raw(v: Any) -> Any:
+    """A difference's value in JSON: the scenario's (an unread one's too), ``None`` where it has none."""
+    return _raw(v.value) if isinstance(v, NotRead) else None if v is ABSENT else v
 
 
 class _Absent:
@@ -301,7 +312,12 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         overrides = repriced_overrides(run.summary)
         if overrides:
             scenario["repriced with"] = " ".join(str(o) for o in overrides)
-    diff = differences(scenarios)
+    diff, unseen = unread(differences(scenarios), runs)
+    if unseen:
+        more = f" and {len(unseen) - 3} more" if len(unseen) > 3 else ""
+        verbs = ("differs", "is") if len(unseen) == 1 else ("differ", "are")
+        notes.append(f"{', '.join(unseen[:3])}{more} {verbs[0]} in the scenarios but {verbs[1]} read by the fluid "
+                     f"tier only, and no folder ran in it: not listed among the settings that differ")
     tiers = tiers_note(runs)
     if tiers:
         notes.append(tiers)

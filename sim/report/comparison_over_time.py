@@ -35,6 +35,8 @@ DASHES = ("", "--", "-.", ":")
 THROUGHPUT_BINS = 80
 #: round bin widths, seconds
 ROUND_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+#: past a day, bins are whole weeks (a week of days would alias a weekly pattern)
+WEEK_S = 7 * 86400.0
 #: the time series' columns drawn, summed over the pools: column, panel title, y label
 COUNTS = (("queue_len", "requests waiting (all pools), mean per bin", "requests"),
           ("running", "sequences running (all pools), mean per bin", "sequences"),
@@ -43,13 +45,15 @@ COUNTS = (("queue_len", "requests waiting (all pools), mean per bin", "requests"
 
 def bin_width(end_s: float, bins: int = THROUGHPUT_BINS) -> float:
     """The shortest round duration (:data:`ROUND_SECONDS`: 1, 2, 5, 10, 15, 30 s, the same in minutes,
-    1, 2, 3, 6, 12 h, then whole days) giving at most about ``bins`` bins over ``end_s`` seconds.
+    1, 2, 3, 6, 12 h, a day, then whole weeks) giving at most about ``bins`` bins over ``end_s`` seconds.
+    Every width divides a day or is whole weeks, so a daily or weekly pattern falls the same way in every
+    bin: a bin of 2 or 5 days over a weekly pattern would draw a beat of 14 or 35 days that is not there.
 
-        >>> bin_width(120), bin_width(3600), bin_width(7 * 86400), bin_width(365 * 86400)
-        (2.0, 60.0, 10800.0, 432000.0)
+        >>> bin_width(120), bin_width(3600), bin_width(7 * 86400), bin_width(100 * 86400), bin_width(365 * 86400)
+        (2.0, 60.0, 10800.0, 604800.0, 604800.0)
     """
     raw = max(end_s / bins, 1.0)
-    return next((float(w) for w in ROUND_SECONDS if w >= raw - 1e-9), 86400.0 * math.ceil(raw / 86400))
+    return next((float(w) for w in ROUND_SECONDS if w >= raw - 1e-9), WEEK_S * math.ceil(raw / WEEK_S - 1e-9))
 
 
 def edges_of(end_s: float, width: float) -> np.ndarray:

@@ -14,6 +14,7 @@ from sim.economics import tiers
 from sim.errors import clipped
 from sim.metrics.names import amount, unit_of
 from sim.report.comparison import ABSENT, MISSING, Comparison, is_number
+from sim.report.tier_settings import NotRead
 
 #: from this size on a number is written in scientific notation (no 300-digit cells)
 HUGE = 1e15
@@ -131,7 +132,7 @@ def change_cell(key: str, delta: dict | None) -> str:
 
 #: the scenario fields whose numbers are seconds though their names do not say so (the scenario file
 #: writes them ``1h``, ``5m``): a difference shows them as durations
-DURATIONS = ("duration", "warmup")
+DURATIONS = ("duration", "warmup", "fluid.step", "fluid.calibration_duration")
 
 
 def setting(value: Any, key: str = "") -> str:
@@ -152,7 +153,15 @@ def setting(value: Any, key: str = "") -> str:
 
         >>> setting([{"up_to_usd": 1.0e9, "rate": 0.2}, {"rate": 0.15}], "economics.agreements.0.rate")
         '20 % to $1.00B, then 15 %'
+
+    A setting the folder's tier does not read (:class:`~sim.report.comparison.NotRead`: ``fluid.step`` in a
+    request-level run) is said so, not as the default its scenario holds:
+
+        >>> setting(NotRead(3600.0), "fluid.step"), setting(1800.0, "fluid.step")
+        ('not read (fluid tier only)', '30 m')
     """
+    if isinstance(value, NotRead):
+        return f"not read ({value.reader} only)"
     if value is ABSENT or value is None:     # unset: one way in every row
         return MISSING
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):

@@ -27,7 +27,7 @@ from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.html_page import (Markup, Page, base_header, escape, fmt, mean_ci, name_cell, simulated, table,
                                   unit_of)
 from sim.report.fingerprint import SCENARIO, changed_scenario_note, scenario_changed
-from sim.report.overview import overview, read_scenario, scenario_json, shard_notes, value_at
+from sim.report.overview import overview, read_scenario, scenario_json, value_at
 from sim.report.planner_columns import COLUMNS, planner_cells
 from sim.report.search_result import read_search
 from sim.report.result_folder import read_statement, read_summary
@@ -168,8 +168,8 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
             and not (key in hidden and value_at(summary, key) == 0)]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
     left_out = costs and any(value_at(summary, key) == 0 for key in REVENUE_ROWS)
-    out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{escape(n)}</p>' for n in shard_notes(summary))
-           + table(header, rows)
+    # (a sharded pool's note, which numbers are one shard's, is said once, under the paragraph that names it)
+    out = ("<h2>Metrics</h2>" + table(header, rows)
            + (f'<p class="note">The scenario has {NO_REVENUE}: its revenue and revenue-share rows (zero) are '
               f"left out, and its net is its costs.</p>" if left_out else "")
            + (f'<p class="note">{escape(band_explanation(band, summary.get("engine") == "fluid", summary))}</p>'
