@@ -57,9 +57,9 @@ def test_replicas_warm_up_across_steps_and_warming_ones_leave_first():
     assert r.step(240.0, 60.0, 3, lag_s=30.0) == (4.5, 4.5)
     # every replica ever provisioned, as the request tier counts them: the first 2, +3, +2 (the
     # warming one dropped at 210 s was provisioned all the same); up again to 5 provisions 2 new
-    assert r.provisioned == 2 + 3 + 2
+    assert r.n0 + r.summary()["replicas_provisioned"] == 2 + 3 + 2
     r.step(300.0, 60.0, 5)
-    assert r.provisioned == 2 + 3 + 2 + 2
+    assert r.n0 + r.summary()["replicas_provisioned"] == 2 + 3 + 2 + 2
 
 
 def test_the_stabilization_window_spans_short_steps():

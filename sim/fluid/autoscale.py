@@ -110,11 +110,6 @@ class Replicas:
     def total(self) -> float:
         return self.ready + sum(c for _, c in self.warming)
 
-    @property
-    def provisioned(self) -> float:
-        """Every replica ever provisioned, the first ``n0`` included."""
-        return self.n0 + sum(c for _, c in self.moves if c > 0)
-
     def summary(self, end_s: float = math.inf) -> dict:
         """The decisions before ``end_s`` (the run's end: the request level decides nothing at its
         horizon, :meth:`sim.serving.autoscaler.Autoscaler.summary`): scale-ups and -downs, the
