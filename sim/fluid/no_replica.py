@@ -136,13 +136,17 @@ def capacity_spread(mean: np.ndarray) -> np.ndarray:
     return mean / total if total > 0 else np.full(len(mean), 1.0 / len(mean))
 
 
+def _arrival_share(spread: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    """Each sub-step's share of its step's arrivals: ``spread``, or even over ``like``'s last axis without one."""
+    return np.full(like.shape, 1.0 / like.shape[-1]) if spread is None else np.asarray(spread, dtype=np.float64)
+
+
 def turned_away(spread: np.ndarray | None, none: np.ndarray) -> float | np.ndarray:
     """The share of a step's arrivals that meet no replica: each sub-step's arrivals (``spread``, its
     share of the step's; even without one) times the share of it with none (``none``); a step's row, or
     one per step where both are ``(steps, sub)``."""
     none = np.asarray(none, dtype=np.float64)
-    share = np.full(none.shape, 1.0 / none.shape[-1]) if spread is None else np.asarray(spread, dtype=np.float64)
-    return (share * none).sum(axis=-1)
+    return (_arrival_share(spread, none) * none).sum(axis=-1)
 
 
 def admitted_spread(spread: np.ndarray | None, none: np.ndarray) -> np.ndarray:
@@ -153,8 +157,7 @@ def admitted_spread(spread: np.ndarray | None, none: np.ndarray) -> np.ndarray:
         [[0.0, 0.3333333333333333, 0.6666666666666666]]
     """
     none = np.asarray(none, dtype=np.float64)
-    share = np.full(none.shape, 1.0 / none.shape[-1]) if spread is None else np.asarray(spread, dtype=np.float64)
-    kept = share * (1.0 - none)
+    kept = _arrival_share(spread, none) * (1.0 - none)
     tot = kept.sum(axis=-1, keepdims=True)
     return np.divide(kept, tot, out=np.full_like(kept, 1.0 / none.shape[-1]), where=tot > 0)
 

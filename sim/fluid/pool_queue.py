@@ -144,8 +144,7 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
                     hold = np.clip(no_ready - away, 0.0, None)     # provisioned, none ready: held (central_queue)
                     if hold.any():
                         held = np.zeros(n_steps) if held is None else held
-                        held[k] = admitted[k] * float(((np.full(sub, 1.0 / sub) if spread is None else spread[k])
-                                                       * hold).sum())
+                        held[k] = admitted[k] * float(turned_away(None if spread is None else spread[k], hold))
                     if away.any():
                         none = np.zeros((n_steps, sub)) if none is None else none
                         none[k] = away
