@@ -17,7 +17,7 @@ import warnings
 import pytest
 
 import sim
-import sim.fluid.pool_queue as pool_queue
+import sim.fluid.scaled_step as scaled_step
 from sim.errors import ScenarioWarning
 from sim.fluid.autoscale import settled_replicas
 
@@ -98,7 +98,7 @@ def test_tolerance_zero_is_the_rule_without_the_band_byte_for_byte(monkeypatch):
     def rule_alone(a, curve, rate, backlog, s_each, replicas, t, step_s=None):
         return settled_replicas(a.metric, a.target, a.min, a.max, curve, rate, backlog, s_each)
 
-    monkeypatch.setattr(pool_queue, "hpa_settled", rule_alone)
+    monkeypatch.setattr(scaled_step, "hpa_settled", rule_alone)
     assert _summary(sc) == without
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.fluid.autoscale import Replicas, decision_lag, hpa_holds, hpa_settled, saturated_metric, scale_step
+from sim.fluid.autoscale import Replicas, saturated_metric
 from sim.fluid.curve import CapacityCurve
-from sim.fluid.no_replica import (NONE_PROVISIONED, admitted_spread, capacity_spread, level_subs, quiet_lead, turned_away,
-                                  wake_window)
+from sim.fluid.no_replica import admitted_spread, turned_away
+from sim.fluid.scaled_step import Scaler, plan_step
 from sim.fluid.substep import SUB, at_capacity_subs, backlogged, end_backlog, hidden_backlog, lost_capacity
 from sim.metrics.utilization import pool_seconds_per_request
 from sim.serving.autoscaler import default_scale_up_delay_s
@@ -94,7 +94,7 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
     if a is not None:
         delay = a.scale_up_delay if a.scale_up_delay is not None else default_scale_up_delay_s(p)
         replicas = Replicas(p.cfg.replicas, delay, a.cooldown)
-        m_sat = saturated_metric(a.metric, curve, s_each)
+        scaler = Scaler(a, curve, s_each, saturated_metric(a.metric, curve, s_each), zero, reading_noise)
     sub = spread.shape[1] if spread is not None else SUB
     cap_spread = none = held = None
     if follow is not None:                               # the replicas another queue of the pool settled at
@@ -110,64 +110,36 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
         adm_spread = admitted_spread(spread, none) if none is not None else spread
         p_sub, m_sub = lost_capacity(adm_spread, admitted, cap, cap_spread)
     t0 = 0.0
-    for k in range(n_steps):                             # sequential in the backlog
+    for k in range(n_steps):                             # sequential in the backlog: decide, serve, record
         b_start[k] = b
-        if a is not None:                                # where the autoscaler settles this step
-            seen = (replicas.ready, replicas.total, len(replicas.readies), len(replicas.moves))
-            # a pool with nothing provisioned stays so until an arrival meets no replica: its autoscaler's
-            # decisions on the step's load start there (sim.fluid.no_replica.quiet_lead), the first at the
-            # request level's next decision time (wake_window: nothing changes before it, so the window may
-            # start before the step)
-            woken = bool(zero) and seen[1] <= 0
-            idle = quiet_lead(spread[k], float(dt_s[k])) if woken and spread is not None else 0.0
-            h = float(dt_s[k]) - idle
-            start = wake_window(t0 + idle, float(a.interval)) if woken else t0
-            w = t0 + float(dt_s[k]) - start
-            rate = (admitted[k] + b) / h                      # its tolerance band included
-            lag = decision_lag(start, w, float(a.interval))     # None: no decision in the step
-            step = h if reading_noise else None           # the readings' noise (sim.fluid.reading_noise)
-            settled = hpa_settled(a, curve, rate, b, s_each, replicas, start + (w if lag is None else lag), step)
-            prov, serve = scale_step(replicas, a, m_sat, start, w, settled,
-                                     held=hpa_holds(a, curve, rate, b, s_each, step))
-            n[k], serving[k] = (prov * w / dt_s[k], serve * w / dt_s[k]) if start != t0 else (prov, serve)
+        if a is not None:                                # decide: where the autoscaler settles this step
+            plan = plan_step(scaler, replicas, t0, float(dt_s[k]), admitted[k], b,
+                             None if spread is None else spread[k], sub)
+            n[k], serving[k] = plan.n, plan.serving
             cap[k] = serving[k] * curve.max_rps * dt_s[k]
-            if seen[0] <= 0 or len(replicas.readies) > seen[2]:     # the replicas serving change inside it
-                t1 = t0 + float(dt_s[k])
-                ready, no_ready = level_subs(seen[0], replicas.readies[seen[2]:], t0, t1, sub)
-                replicas.readies.clear()                 # read: a long run keeps no log of them
+            if plan.cap_row is not None:                 # the replicas serving change inside it
                 if cap_spread is None:
                     cap_spread = np.full((n_steps, sub), 1.0 / sub)
-                cap_spread[k] = capacity_spread(ready)
-                if zero is not None:                     # arrivals that meet no replica are turned away
-                    away = (level_subs(seen[1], replicas.moves[seen[3]:], t0, t1, sub)[1]
-                            if zero == NONE_PROVISIONED else no_ready)
-                    hold = np.clip(no_ready - away, 0.0, None)     # provisioned, none ready: held (central_queue)
-                    if hold.any():
-                        held = np.zeros(n_steps) if held is None else held
-                        held[k] = admitted[k] * float(turned_away(None if spread is None else spread[k], hold))
-                    if away.any():
-                        none = np.zeros((n_steps, sub)) if none is None else none
-                        none[k] = away
-                        admitted[k] *= 1.0 - turned_away(None if spread is None else spread[k], away)
-                        rejected[k] = offered[k] - admitted[k]
+                cap_spread[k] = plan.cap_row
+            if plan.hold is not None and plan.hold.any():    # held while a replica boots (central_queue)
+                held = np.zeros(n_steps) if held is None else held
+                held[k] = admitted[k] * float(turned_away(None if spread is None else spread[k], plan.hold))
+            if plan.away is not None and plan.away.any():    # arrivals that meet no replica are turned away
+                none = np.zeros((n_steps, sub)) if none is None else none
+                none[k] = plan.away
+                admitted[k] *= 1.0 - turned_away(None if spread is None else spread[k], plan.away)
+                rejected[k] = offered[k] - admitted[k]
         t0 += float(dt_s[k])
-        work = admitted[k] + b
-        served[k] = min(work, cap[k])
-        if spread is not None:                           # capacity idle before a rise inside the step is lost
+        row = part = lost = None                         # serve: on the sub-steps where there are some
+        if spread is not None:
             row = spread[k] if none is None or not none[k].any() else admitted_spread(spread[k], none[k])
             part = None if cap_spread is None else cap_spread[k]
-            if a is not None:
-                p_k, m_k = (x[0] for x in lost_capacity(row[None, :], admitted[k:k + 1], cap[k:k + 1],
-                                                        None if part is None else part[None, :]))
-            else:
-                p_k, m_k = p_sub[k], m_sub[k]
-            left = end_backlog(b, float(p_k), float(m_k))
-            if left > work - served[k] + 1e-9 * max(cap[k], 1.0):
-                if full is None:
-                    full = np.full(n_steps, np.nan)
-                full[k] = at_capacity_subs(b, row, float(admitted[k]), float(cap[k]), part)
-                served[k] = work - left
-        b = work - served[k]
+            lost = None if a is not None else (p_sub[k], m_sub[k])
+        served[k], lost_full = serve_step(b, admitted[k], cap[k], row, part, lost)
+        if lost_full is not None:                        # record: at capacity in part only
+            full = np.full(n_steps, np.nan) if full is None else full
+            full[k] = lost_full
+        b = admitted[k] + b - served[k]
         b_end[k] = b
     moves = replicas.summary(t0) if a is not None else None     # a decision at the run's end makes none
     total = (p.cfg.replicas + moves["replicas_provisioned"] if moves is not None else
@@ -183,3 +155,30 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
     return PoolQueue(n, serving, served, rejected, b_start, b_end, int(total), full, sub_q, moves, cap_spread,
                      none, no_replica, adm_spread if none is not None else None, held,
                      float(delay) if a is not None else 0.0)
+
+
+def serve_step(b: float, admitted: float, cap: float, row: np.ndarray | None = None, part: np.ndarray | None = None,
+               lost: tuple[float, float] | None = None) -> tuple[float, float | None]:
+    """``(served, full)`` of one step that starts with a backlog ``b``, takes ``admitted`` arrivals and serves
+    up to ``cap`` (requests per step): the plain fluid queue at the step's mean, or, with the arrivals over
+    its sub-steps (``row``, each sub-step served its ``part`` of ``cap``, evenly without one; ``lost``: the
+    step's ``(P, m)`` of :func:`~sim.fluid.substep.lost_capacity`, worked out from them without it), the
+    queue on its sub-steps where capacity left idle before a rise of the rate is lost. ``full``: the share of
+    its sub-steps at capacity where they lost some, else ``None``. One server at 0.5/s for half an hour then
+    1.5/s, its capacity 1/s: 2,700 served of 3,600, 900 left, at capacity through half the step.
+
+        >>> row = np.array([0.25] * 6 + [0.75] * 6) / 6
+        >>> serve_step(0.0, 3600.0, 3600.0), serve_step(0.0, 3600.0, 3600.0, row)
+        ((3600.0, None), (2700.0, 0.5))
+    """
+    work = admitted + b
+    served = min(work, cap)
+    if row is None:
+        return served, None
+    if lost is None:
+        lost = tuple(float(x[0]) for x in lost_capacity(row[None, :], np.array([admitted]), np.array([cap]),
+                                                        None if part is None else part[None, :]))
+    left = end_backlog(b, float(lost[0]), float(lost[1]))
+    if left > work - served + 1e-9 * max(cap, 1.0):
+        return work - left, at_capacity_subs(b, row, float(admitted), float(cap), part)
+    return served, None
