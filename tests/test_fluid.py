@@ -212,9 +212,10 @@ def test_fluid_backlog_carries_overload_into_the_next_steps():
     # hours 1..3 serve at capacity: cap, cap, then the rest (admitted - 2 cap < cap)
     assert s["requests"]["completed"] == pytest.approx(admitted, rel=1e-6, abs=1)
     assert s["requests"]["in_flight"] == 0
-    queue = res.timeseries[:, 3]           # end-of-step backlog plus the curve's queue
-    assert queue[0] == pytest.approx(admitted - cap_h, rel=1e-3)
-    assert queue[1] == pytest.approx(admitted - 2 * cap_h, rel=1e-3)
+    queue = res.timeseries[:, 3]           # each step's mean backlog (a straight line within it)
+    assert queue[0] == pytest.approx((admitted - cap_h) / 2, rel=1e-3)                        # rising from 0
+    assert queue[1] == pytest.approx((2 * admitted - 3 * cap_h) / 2, rel=1e-3)                # draining by cap_h
+    assert s["stability"]["in_flight_at_end"] < 10                                            # gone by the end
     assert queue[3] == pytest.approx(0.0, abs=1e-9)
     assert s["latency"]["queue"]["mean"] > 600.0          # waits of the order of the backlog / capacity
     assert s["slo"]["attainment"] < 0.5

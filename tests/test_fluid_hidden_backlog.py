@@ -91,8 +91,11 @@ def test_a_carried_backlog_that_clears_mid_step_and_a_new_one_inside_it():
     mean ``(1,200 x 150 + 1,800 x 225) / 5,100 = 114.7`` s; above 300 s only the second's, so
     ``P(W > x) = (1,800 / 5,100)(1 - x / 450)``: p90 322.5 s, p99 437.25 s; ``16 + 16 + 2,100`` of 5,100
     meet the 5 s objective (0.418); the server busy 5,100 s; the peak 451 in the system, inside the second
-    step, whose end holds none (the time series' queue column: 300, the first step's end). Before, the peak
-    read the steps' ends: 301."""
+    step, whose end holds none. Before, the peak read the steps' ends: 301. The time series' queue is each
+    step's mean: in the second, 300 drained over 600 s, then 450 built over 900 s and drained over 900 s,
+    ``(300 x 600 + 450 x 1,800) / 2 / 3,600 = 137.5``, and over the 1,200 s without a backlog the curve's own
+    queue (M/D/1 at its mean load, 5/6: ``rho^2 / (2 (1 - rho)) = 2.08``): ``137.5 + 2.08 / 3 = 138.19``;
+    before, the row held the first step's end, 300."""
     arrival = {"process": "piecewise", "times": [0, 3000, 3600, 4800, 5700], "rates": [0.5, 1.5, 0.5, 1.5, 0.5]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -111,7 +114,7 @@ def test_a_carried_backlog_that_clears_mid_step_and_a_new_one_inside_it():
     rho = 3000 / 3600
     assert s["requests"]["in_flight"] == 0
     assert s["stability"]["in_flight_at_end"] == round(rho + rho ** 2 / (2 * (1 - rho)))
-    assert res.timeseries[:, 3].max() == pytest.approx(300, abs=2)
+    assert res.timeseries[:, 3].max() == pytest.approx(137.5 + rho ** 2 / (2 * (1 - rho)) / 3, abs=0.05)
 
 
 def test_a_short_near_capacity_episode_in_a_batching_pool():
@@ -146,15 +149,18 @@ def test_the_warning_says_what_the_steps_still_hide():
     spike): a backlog of 1,200 at 4,200 s, gone at 6,600 s, inside the second step. Its 1,800 arrivals in
     the spike wait 0 to 1,200 s, the 1,200 while it drains 1,200 s to 0: 600 s each on average, 260.9 s
     over the 6,900 arrivals (the step's mean rate read 0.4 s). The run warns of the 20-minute wait, says
-    its latencies count it and the time series at the steps' ends does not (it holds no backlog)."""
+    its latencies and time series count it and the backlog at the steps' ends does not (there is none).
+    The second step's row holds its mean queue: ``1,200 x 3,000 / 2 / 3,600 = 500`` (the curve's own queue,
+    about 5 at the step's mean load, over its last 600 s: 0.9 more), not its end's 0."""
     from sim.errors import ScenarioWarning
 
     arrival = {"process": "piecewise", "times": [0, 3600, 4200], "rates": [0.5, 3.0, 0.5]}
     with pytest.warns(ScenarioWarning, match=r"fluid\.step: .*1 h steps.*wait up to 20 m; its latencies, SLO "
-                                             r"attainment and in_flight_peak count that.*time series") as got:
+                                             r"attainment, in_flight_peak and time series .*count that, but the backlog at "
+                                             r"the steps' ends \(they show none\)") as got:
         res = sim.run(pool("fluid", arrival, duration=3 * 3600.0, step_s=3600.0, records="none"))
     assert len([w for w in got if issubclass(w.category, ScenarioWarning)]) == 1
-    assert res.timeseries[:, 3].max() < 10.0
+    assert res.timeseries[:, 3].tolist()[1] == pytest.approx(500.0, abs=1.0)
     assert res.summary["latency"]["queue"]["mean"] == pytest.approx(600.0 * 3000 / 6900, rel=0.02)
     assert res.summary["stability"]["in_flight_peak"] == pytest.approx(1201, abs=3)
 
@@ -185,8 +191,12 @@ def test_a_step_that_ends_behind_a_backlog_ends_with_its_batches_full():
     ``0.25 mu`` for 50 minutes, ``3 mu`` for 10, then ``0.25 mu``, two hourly steps: the first ends with
     ``2 mu x 600 = 3,934`` waiting and the replica at capacity, its batch full, 8 running (by hand, the
     batch limit; the request level's row at 3,600 s reads 8 too). The time series' row at that end reads
-    them, as ``in_flight_peak`` does (a saturated replica's, ``max_rps`` x its 2.44 s service), not the
-    step's mean load's 1.8 (its mean served rate times its service time there), which the row read before."""
+    the 8 running, as ``in_flight_peak`` does (a saturated replica's, ``max_rps`` x its 2.44 s service), not
+    the step's mean load's 1.8 (its mean served rate times its service time there), which the row read
+    before; its queue is the hour's mean, a straight rise to 3,934 over its last 600 s: ``3,934 x 600 / 2 /
+    3,600 = 327.9`` (it read the end's 3,934 before). The request level's rows, a sample every 60 s, average
+    over the hour to what its samples of that rise add up to, ``2 mu x 60 x (1 + ... + 10) / 60 = 360.7`` by
+    hand (378.4 for seed 1), where the fluid row drawn over the hour read ten times as many before."""
     from test_fluid_backlog_load import MU, batching_pool
 
     def run(fidelity: str):
@@ -199,10 +209,14 @@ def test_a_step_that_ends_behind_a_backlog_ends_with_its_batches_full():
 
     fluid, req = run("fluid"), run("request")
     end = fluid.timeseries[fluid.timeseries[:, 0] == 3600.0][0]
-    assert end[3] == pytest.approx(2 * MU * 600, rel=0.01)           # the backlog
+    assert end[3] == pytest.approx(2 * MU * 600 * 600 / 2 / 3600, rel=0.01)    # the backlog's mean over the hour
     assert end[5] == pytest.approx(8.0, rel=0.02)                    # running: the batch full
     assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8
-    assert fluid.summary["stability"]["in_flight_peak"] == round(end[3] + end[5])
+    assert fluid.summary["stability"]["in_flight_peak"] == pytest.approx(2 * MU * 600 + 8, rel=0.01)
+    hour = (req.timeseries[:, 0] > 0) & (req.timeseries[:, 0] <= 3600.0)
+    sampled = req.timeseries[hour, 3].mean()
+    assert sampled == pytest.approx(2 * MU * 60 * 55 / 60, rel=0.1)       # 360.7: 60 s samples of the rise
+    assert end[3] == pytest.approx(sampled, rel=0.15)
 
 
 def test_each_class_waits_its_own_share_of_the_backlog_inside_the_step():
@@ -232,10 +246,10 @@ def test_in_flight_at_the_end_counts_the_running_requests_as_the_request_level_d
     """The replica of the test above, the run ending at 3,600 s behind its backlog: by hand ``2 mu x 600
     = 3,934`` waiting and the batch full, 8 running, 3,942 in the system. The request level's
     ``stability.in_flight_at_end`` counts every request neither completed nor refused, running ones too
-    (its ``requests.in_flight``); the fluid tier's counted the backlog alone, 3,934, and now counts
-    what its last time-series row holds, the backlog plus the 8 (its ``requests.in_flight`` stays the
-    backlog: a request served in a step is completed in it). The warning of a fleet that did not keep
-    up names that number."""
+    (its ``requests.in_flight``); the fluid tier's counted the backlog alone, 3,934, and now counts the
+    last step's end, the backlog plus the 8 (its ``requests.in_flight`` stays the backlog: a request served
+    in a step is completed in it), not its last time-series row, whose queue is the step's mean (a rise to
+    3,934 over its last 600 s: 327.9). The warning of a fleet that did not keep up names that number."""
     from sim.metrics.stability import warning
     from test_fluid_backlog_load import MU, batching_pool
 
@@ -254,7 +268,8 @@ def test_in_flight_at_the_end_counts_the_running_requests_as_the_request_level_d
     assert f["requests"]["in_flight"] == pytest.approx(hand_backlog, rel=0.01)
     assert f["stability"]["in_flight_at_end"] - f["requests"]["in_flight"] == pytest.approx(8, abs=1)
     end = fluid.timeseries[fluid.timeseries[:, 0] == 3600.0][0]
-    assert f["stability"]["in_flight_at_end"] == round(end[3] + end[5])
+    assert f["stability"]["in_flight_at_end"] == round(f["requests"]["in_flight"] + end[5])
+    assert end[3] == pytest.approx(hand_backlog * 600 / 2 / 3600, rel=0.01)
     # the request level: the same count, its running sequences the batch's 8, its backlog within its noise
     assert r["stability"]["in_flight_at_end"] == r["requests"]["in_flight"]
     assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8

@@ -163,8 +163,8 @@ def test_the_page_says_what_a_fluid_run_lacks_and_why(runs):
                      "keeps no request records, so it has no latency distributions (its latency percentiles are in "
                      "the metrics table; the fluid tier writes none per step); its requests completed per second are "
                      "those its steps served (usage.npz), each step's spread evenly over it; its time series' rows "
-                     "are its steps' means, except a step that ends behind a backlog: its row holds the requests "
-                     "waiting and running at the step's end."]
+                     "are its steps' means, except a step that ends behind a backlog: its row holds the sequences "
+                     "running at the step's end."]
     both = figures_section(compare([runs["fluid"], runs["sharded"]]))
     assert f"A ({html.escape(str(runs['fluid']))}) and B ({html.escape(str(runs['sharded']))}) are fluid-tier " \
            "runs: each follows" in both
@@ -224,25 +224,40 @@ def test_the_terminal_says_no_preemption_count_the_fluid_summary_does_not_have(r
     assert f"preemptions {request.summary['requests']['preemptions']:,}" in format_summary(request)
 
 
-def test_a_step_that_ends_behind_a_backlog_is_said_to_hold_its_end(runs, tmp_path):
-    """Not every fluid row is its step's means: a step that ends behind a backlog holds the backlog at its
-    end (as ``stability.in_flight_at_end`` reads the last rows). At 1.5 requests a second for the half hour
-    after 30 min on the one-request-a-second server, the fluid queue grows by 0.5 a second: 900 waiting at
-    60 min, its mean over that half hour 450 (a straight rise), and it drains to 0 by 90 min. The row at
-    60 min reads the 900, and the page must not call it the half hour's mean."""
-    sc = pool("fluid", {"process": "piecewise", "times": [0, 1800, 3600], "rates": [RHO, 3 * RHO, RHO]},
-              duration=2 * HOUR, step_s=1800.0)
+def test_a_step_behind_a_backlog_holds_its_mean_queue_as_the_request_levels_rows_average(runs, tmp_path):
+    """A fluid row holds its step's means, the queue of a step behind a backlog too: at 1.5 requests a second
+    for the half hour after 30 min on the one-request-a-second server, the fluid queue grows by 0.5 a second,
+    900 waiting at 60 min, its mean over that half hour 450 (a straight rise; the curve's own queue at capacity,
+    about 11 under it, adds its triangle ``11^2 / 1,800``, 0.07), and it drains to 0 by 90 min: the row at 60 min
+    reads 450, where it read the end's 900 before, drawn over the half hour. The request level's rows, a sample
+    every 60 s, average over that half hour to what samples of the rise add up to, ``0.5 x 60 x (1 + ... + 30)
+    / 30 = 465`` by hand (seeds 1-3: 465.7, 471.1, 436.2), so the two tiers' waiting panels agree (before, 900
+    against 458). The page says the rows are the steps' means, a backlog's end holding its running only."""
+    arrival = {"process": "piecewise", "times": [0, 1800, 3600], "rates": [RHO, 3 * RHO, RHO]}
+    sc = pool("fluid", arrival, duration=2 * HOUR, step_s=1800.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sim.run(sc).write(tmp_path / "surge", figures="none")
     ts = read_timeseries(tmp_path / "surge")
     assert ts["time_s"].tolist() == [1800.0, 3600.0, 5400.0, 7200.0]
-    assert ts["queue_len"][1] == (3 * RHO - 1.0) * 1800.0                  # 900: the end's backlog, not 450
+    rise = (3 * RHO - 1.0) * 1800.0                                          # 900 at the step's end
+    assert ts["queue_len"][1] == pytest.approx(rise / 2, abs=0.1)           # 450: the half hour's mean
+    sampled = []
+    for seed in (1, 2, 3):
+        req = pool("request", arrival, duration=2 * HOUR, step_s=1800.0)
+        req["seed"] = seed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = sim.run(req).timeseries
+        half = (t[:, 0] > 1800.0) & (t[:, 0] <= 3600.0)
+        sampled.append(float(np.mean(t[half, 3] + t[half, 4])))
+    assert np.mean(sampled) == pytest.approx(0.5 * 60 * 31 / 2, rel=0.05)   # 465: 60 s samples of the rise
+    assert ts["queue_len"][1] == pytest.approx(np.mean(sampled), rel=0.05)
     page = html.unescape(figures_section(compare([tmp_path / "surge"])))
     assert "its time series' rows are its steps' means, except a step that ends behind a backlog: its row " \
-           "holds the requests waiting and running at the step's end." in page
+           "holds the sequences running at the step's end." in page
     assert "a fluid-tier run's rows are its steps' means, each drawn over the step it ends (a step that ends " \
-           "behind a backlog: its end's waiting and running)" in page
+           "behind a backlog: its end's running)" in page
 
 
 def test_a_usage_file_whose_intervals_end_before_they_start_is_refused(runs, tmp_path):

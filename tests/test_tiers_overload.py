@@ -105,11 +105,11 @@ def test_the_last_arrival_of_the_overload_waits_backlog_over_mu_in_both_tiers(fi
         waits.append(last["sched_s"] - last["arrival_s"])
     se = math.sqrt(BACKLOG[2400.0][1]) / MU / math.sqrt(R)
     assert np.mean(waits) == pytest.approx(900.0, abs=4.0 * se)
-    # the fluid tier: the queue it reports at the end of the overload, over mu (the newest arrival's wait)
+    # the fluid tier: the queue it reports over the overload's last 60 s step, its mean, the backlog at the
+    # step's middle (900 - 0.5 x 30), over mu, and the backlog at its end, the newest arrival's wait
     ts = fluid.timeseries
     queued = float(ts[ts[:, 0] == 2400.0][0, 3])
-    top = _top_queue_s(fluid)
-    assert 900.0 <= queued / MU <= 900.0 + 1.5 * top          # 900 + the curve's queue at the top point
+    assert queued / MU == pytest.approx(900.0 - 0.5 * 30.0, rel=1e-9)
 
 
 def test_queue_time_statistics_under_the_backlog_are_the_hand_numbers_in_both_tiers(fine, fluid):
@@ -233,7 +233,7 @@ def test_an_overload_inside_one_step_is_averaged_away_and_the_run_says_so():
     lent that idle capacity to the overload), and its waits are read per sub-step, so the queue time is
     the hand numbers' as at 60 s steps (measured: mean 342.7 s, p99 894.8 s; 8.4 s and 31.9 s before,
     337.5 s and 888 s by hand). What the steps still average away is the peak in between (900 at
-    2,400 s; the time series shows 300 at 3,600 s): the run warns, naming the wait (900 s: the fluid
+    2,400 s; the time series shows the hour's mean, 425): the run warns, naming the wait (900 s: the fluid
     queue on five-minute sub-steps, ``sim.fluid.substep``). 60 s steps see it and do not warn."""
     import warnings
 
@@ -243,7 +243,9 @@ def test_an_overload_inside_one_step_is_averaged_away_and_the_run_says_so():
         res = sim.run(pool("fluid", ARRIVAL, duration=END, step_s=3600.0))
     hourly = res.summary["latency"]["queue"]
     assert len([w for w in got if issubclass(w.category, ScenarioWarning)]) == 1
-    assert res.timeseries[0, 3] == pytest.approx(300.0, abs=15.0)        # the sub-steps' backlog (+ the curve's queue)
+    # the hour's mean of its sub-steps' backlog: up to 900 from 600 s to 2,400 s, down to 300 at 3,600 s,
+    # (900 x 1,800 + 1,200 x 1,200) / 2 / 3,600 = 425
+    assert res.timeseries[0, 3] == pytest.approx(425.0, abs=5.0)
     assert res.timeseries[:, 3].max() < 0.5 * 900.0                       # the peak the warning is about
     with warnings.catch_warnings():
         warnings.simplefilter("error", ScenarioWarning)

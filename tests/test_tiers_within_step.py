@@ -160,9 +160,9 @@ def test_capacity_left_idle_before_a_rise_inside_a_step_serves_nobody_after_it(t
     hour busy half of the time, the second all of it), not a step at capacity throughout."""
     arrival = {"process": "piecewise", "times": [0, 1800, 3600], "rates": [0.5, 1.5, 0.5]}
     res = sim.run(pool("fluid", arrival, duration=2 * HOUR, step_s=HOUR))
-    queued = res.timeseries[:, 3]                   # the backlog at each step's end plus the curve's queue
-    assert queued[0] == pytest.approx(900.0, abs=5.0)
-    assert queued[1] == pytest.approx(0.0, abs=5.0)
+    queued = res.timeseries[:, 3]                   # each step's mean: the backlog's (or the curve's queue)
+    assert queued[0] == pytest.approx(900.0 / 2 / 2, abs=5.0)     # up to 900 over the second half hour
+    assert queued[1] == pytest.approx(900.0 / 2 / 2, abs=5.0)     # down from 900 over the first
     s = res.summary
     assert s["requests"]["completed"] == 5400 and s["requests"]["in_flight"] == 0
     assert s["gpu_hours"]["busy"] == pytest.approx(1.5, rel=1e-6)
@@ -176,6 +176,8 @@ def test_capacity_left_idle_before_a_rise_inside_a_step_serves_nobody_after_it(t
     got = s["latency"]["queue"]
     for k, v in {"mean": 300.0, "p50": 225.0, "p90": 765.0, "p99": 886.5}.items():
         assert v * 0.99 - top["mean"] <= got[k] <= v + _above(top, k, v), (k, got[k], v)
-    # a constant rate within each step is served as before: the step's own queue
+    # a constant rate within each step is served as before: the step's own queue, 900 and 1,800 at the hours'
+    # ends, a straight rise: the hours' means 450 and 1,350
     flat = sim.run(pool("fluid", {"process": "poisson", "rate": 1.25}, duration=2 * HOUR, step_s=HOUR))
-    assert flat.timeseries[:, 3] == pytest.approx([900.0, 1800.0], abs=15.0)
+    assert flat.timeseries[:, 3] == pytest.approx([450.0, 1350.0], abs=15.0)
+    assert flat.summary["requests"]["in_flight"] == pytest.approx(1800.0, abs=1)

@@ -19,7 +19,8 @@ from sim.fluid.autoscale import Replicas, saturated_metric
 from sim.fluid.curve import CapacityCurve
 from sim.fluid.no_replica import admitted_spread, turned_away
 from sim.fluid.scaled_step import Scaler, plan_step
-from sim.fluid.substep import SUB, at_capacity_subs, backlogged, end_backlog, hidden_backlog, lost_capacity
+from sim.fluid.substep import (SUB, at_capacity_subs, backlogged, end_backlog, hidden_backlog, lost_capacity,
+                              sub_net)
 from sim.metrics.utilization import pool_seconds_per_request
 from sim.serving.autoscaler import default_scale_up_delay_s
 
@@ -37,7 +38,9 @@ class PoolQueue:
     the sub-steps (``spread``): ``cap_spread`` ``None`` where the replicas serving never change inside a
     step, the other three where no arrival meets no replica. Behind a central queue, the arrivals held while
     a replica is provisioned and none is ready (``held``, per step; ``None`` where none are) and an autoscaled
-    replica's boot (``boot_s``), which :func:`~sim.fluid.no_replica.hold_message` reads."""
+    replica's boot (``boot_s``), which :func:`~sim.fluid.no_replica.hold_message` reads. With sub-steps, what
+    each adds to the queue (``sub_in``: arrivals less capacity, :func:`~sim.fluid.substep.sub_net`), from which
+    ``sub_q`` is the queue at their ends and :func:`~sim.fluid.in_system.queue_mean` the queue's mean."""
 
     n: np.ndarray
     serving: np.ndarray
@@ -55,6 +58,7 @@ class PoolQueue:
     spread: np.ndarray | None = None        # steps x sub-steps: the admitted arrivals' spread
     held: np.ndarray | None = None          # per step, the arrivals held while a replica boots (central_queue)
     boot_s: float = 0.0                     # an autoscaled replica's boot (scale_up_delay), seconds
+    sub_in: np.ndarray | None = None        # steps x sub-steps: what each adds to the queue (sub_net), sub_q's input
 
     @property
     def backlog(self) -> float:
@@ -144,9 +148,10 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
     moves = replicas.summary(t0) if a is not None else None     # a decision at the run's end makes none
     total = (p.cfg.replicas + moves["replicas_provisioned"] if moves is not None else
              follow.provisioned_total if follow is not None else p.cfg.replicas)
-    sub_q = None
+    sub_q = sub_in = None
     adm_spread = spread if none is None or spread is None else admitted_spread(spread, none)
     if spread is not None:                               # a backlog that builds and clears inside a step
+        sub_in = sub_net(adm_spread, admitted, cap, cap_spread)
         sub_q, within = hidden_backlog(adm_spread, admitted, cap, b_start, b_end, cap_spread)
         if within.any():
             full = np.full(n_steps, np.nan) if full is None else full
@@ -154,7 +159,7 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
     no_replica = None if none is None else offered * turned_away(spread, none)
     return PoolQueue(n, serving, served, rejected, b_start, b_end, int(total), full, sub_q, moves, cap_spread,
                      none, no_replica, adm_spread if none is not None else None, held,
-                     float(delay) if a is not None else 0.0)
+                     float(delay) if a is not None else 0.0, sub_in)
 
 
 def serve_step(b: float, admitted: float, cap: float, row: np.ndarray | None = None, part: np.ndarray | None = None,

@@ -75,7 +75,8 @@ from sim.fluid.replay import counted_arrivals, held_spread, held_steps
 from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
-from sim.fluid.in_system import end_rate, in_system_at_end, replayed_end, saturated_running, sub_in_system
+from sim.fluid.in_system import (behind_central, end_rate, in_system_at_end, queue_mean, replayed_end,
+                                  saturated_running, sub_in_system)
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.no_replica import warn_hold, zero_rule
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
@@ -258,7 +259,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     fleet_sums = FleetSums(like)
     cls_slo = [(c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s) for c in classes(sc.workload)]
     per_cls = [ClassSums(like) for _ in range(steps.cls_frac.shape[1])]
-    ts_rows, intervals, usage, use_rows = [], [], [], []
+    ts_rows, intervals, usage, use_rows, end_rows = [], [], [], [], []
     kv_num = kv_den = 0.0
     hidden, sub_sys, scaled = [], None, {}
     fine = counted.fine if counted is not None else sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
@@ -298,6 +299,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
         measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub, lat, ends)
         ts_rows.append(measured.ts_rows)
+        end_rows.append(measured.at_end)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
         use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale, measured.mix))
@@ -314,11 +316,16 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     summary.update(fleet_sums.blocks(sc, float(steps.total.sum()), window))
     ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
     ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
-    # the stability block counts every request in the system at the end, running ones too, as the request
-    # level does (its ``requests.in_flight``): the last rows' queue plus running; ``requests.in_flight`` stays
-    # the backlog, the fluid tier counting a request served in a step as completed in it
-    at_end = {**summary["requests"], "in_flight": in_system_at_end(ts, len(pools))}
-    fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
+    if sc.fleet.router.policy == "central_queue":   # waiting in the fleet's queue, as at request level
+        ts = behind_central(ts, len(pools))
+    # the stability block reads the requests in the system at the steps' ends (the rows hold their means): its
+    # backlog growth, and every request in the system at the end, running ones too, as the request level counts
+    # them (its ``requests.in_flight``); ``requests.in_flight`` stays the backlog, the fluid tier counting a
+    # request served in a step as completed in it
+    ends = np.vstack(end_rows) if end_rows else np.zeros((0, len(TS_COLUMNS)))
+    ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))] if len(ends) else ends
+    at_end = {**summary["requests"], "in_flight": in_system_at_end(ends, len(pools))}
+    fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ends,
                           requests=at_end, end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
     # a backlog between the steps' ends: the fluid limit's largest at the steps' and sub-steps' ends (basis
@@ -359,6 +366,7 @@ class _Measured:
     kv: np.ndarray
     mix: np.ndarray                 # each class's share of each step's services (served_mix)
     sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (in_system.sub_in_system)
+    at_end: np.ndarray | None = None    # the rows with the queue at each step's end, not its mean (stability)
 
 
 def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet_sums: FleetSums,
@@ -456,8 +464,16 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
     held = q.b_end > 1e-9 * np.maximum(up * curve.max_rps, 1.0)
     sat, mean_q = saturated_running(curve, up), rate_rep * np.nan_to_num(wq)
     end_q, end_run = replayed_end(curve, up, ends, mean_q, running)   # a replay's step: at its end
-    rows = np.column_stack([steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(end_q, q.b_end), np.zeros_like(n),
+    # a row's queue: its step's mean, the backlog on the sub-steps where it is longer than the curve's queue;
+    # a replayed step's curve holds its swings' waits, which the backlog's path holds too: the larger mean
+    waiting = mean_q if q.sub_in is None else queue_mean(q.b_start, q.sub_in, mean_q)
+    if ends is not None and q.sub_in is not None:
+        swings = np.isfinite(ends)
+        waiting = np.where(swings, np.maximum(mean_q, queue_mean(q.b_start, q.sub_in, np.zeros(n_steps))), waiting)
+    rows = np.column_stack([steps.edges[1:], np.full(n_steps, p.index), n, waiting, np.zeros_like(n),
                             np.where(held, sat, end_run), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
+    at_end = rows.copy()                        # each step's end, which the stability block reads
+    at_end[:, 3] = np.maximum(end_q, q.b_end)
     sub_sys = sub_in_system(curve, q, up, np.maximum(mean_q, q.b_end) + np.where(held, sat, running))  # mean-load
     end = float(sc.duration)
     usage = PoolUsage(
@@ -469,4 +485,4 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
         lead={"replicas_provisioned_total": q.provisioned_total},
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})
-    return _Measured(rows, usage, kv, by_served, sub_sys)
+    return _Measured(rows, usage, kv, by_served, sub_sys, at_end)

@@ -8,8 +8,9 @@ capacity 1/s: 900 at the hour's end, not the step mean's none), busy at capacity
 that hold a backlog (:func:`at_capacity_subs`), and the waits of a backlogged step are read on the
 sub-steps (:func:`sub_waits`), as are those of a step whose backlog builds and clears inside it
 (:func:`hidden_backlog`: none at its start or end; before, its requests waited nothing), and the run's
-``in_flight_peak`` reads the sub-steps' backlog. What the steps still average away is the time series
-between their ends (one server at 1.5 times capacity for 30 minutes inside an hour whose mean is its
+``in_flight_peak`` reads the sub-steps' backlog, and the time series' queue is its mean over them
+(:func:`~sim.fluid.in_system.queue_mean`). What the steps still average away is the time series within
+them (one server at 1.5 times capacity for 30 minutes inside an hour whose mean is its
 capacity: a 900-request peak, 300 left at the hour's end; ``docs/scaling.md``), what an autoscaler reads,
 and any swing shorter than a sub-step. This module
 serves each pool's admitted demand on the sub-steps as a plain fluid queue at the step's serving
@@ -73,8 +74,9 @@ def hidden_message(pool: str, step_s: float, wait_sub_s: float, wait_step_s: flo
              f" and requests wait up to {duration(wait_sub_s)}")
     return (f"fluid.step: the arrival rate varies within the {duration(step_s)} steps: served at "
             f"{duration(step_s / SUB)} resolution, pool {pool} falls behind{waits}; its latencies, SLO "
-            f"attainment and in_flight_peak count that, but the time series at the steps' ends ({seen}) and "
-            f"an autoscaler, which reads each step's mean rate, do not, nor any swing shorter than {duration(step_s / SUB)}; set a shorter fluid.step "
+            f"attainment, in_flight_peak and time series (each row its step's mean queue) count that, but the "
+            f"backlog at the steps' ends ({seen}) and an autoscaler, which reads each step's mean rate, do not, "
+            f"nor any swing shorter than {duration(step_s / SUB)}; set a shorter fluid.step "
             f"(at most the shortest overload that matters) or check the busiest hours at fidelity: request")
 
 

@@ -39,8 +39,7 @@ CAPTIONS = {
                  "shard's, as the throughput row counts them), the mean of the samples of requests waiting, "
                  "sequences running and replicas provisioned (summed over the pools, one shard of a sharded "
                  "pool; the waiting include a central queue's; a fluid-tier run's rows are its steps' means, "
-                 "each drawn over the step it ends (a step that ends behind a backlog: its end's waiting and "
-                 "running)){cost}.",
+                 "each drawn over the step it ends (a step that ends behind a backlog: its end's running)){cost}.",
     "cost": ", and the compute cost per hour of the whole fleet (the GPUs provisioned at the run's compute cost "
             "per GPU-hour provisioned, so the area under a line is the compute cost row; a reserved or "
             "committed price spread over the hours)",
@@ -185,7 +184,7 @@ def fluid_notes(comparison: Comparison, usages: Sequence[dict | None]) -> list[s
             f"follows the load as flows {what.split('; ')[0]} and keeps no request records, so it has no latency "
             f"distributions (its latency percentiles are in the metrics table; the fluid tier writes none per step); "
             f"{what.split('; ', 1)[1]}; its time series' rows are its steps' means, except a step that ends behind a "
-            f"backlog: its row holds the requests waiting and running at the step's end."
+            f"backlog: its row holds the sequences running at the step's end."
             for what, who in said.items()]
 
 
