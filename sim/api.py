@@ -344,6 +344,26 @@ class LiveRun:
         otherwise), as :meth:`sim.metrics.records.GapLog.arrays`."""
         return self._fleet.gaps.arrays()
 
+    def moved(self) -> tuple[float | None, float]:
+        """``(HBM bytes per GPU, busy replica-seconds)`` of the iterations its replicas have booked so far,
+        summed over the pools: the bytes as a summary's MBU counts them
+        (:func:`sim.metrics.utilization.pool_bytes`; ``None`` where the roofline cannot price a pool) and the
+        busy time of the same iterations (a fast run's decode iterations still in progress are in neither
+        until booked). Read at two clock times, what the stretch between moved per busy second (the
+        saturated replica's, :mod:`sim.fluid.capacity`)."""
+        from sim.metrics.utilization import pool_bytes, pool_kv_dtype
+        from sim.serving.outcome import merged_mix
+
+        moved, busy = 0.0, 0.0
+        for p in self._fleet.pools:
+            reps = p.replicas
+            steps = (sum(r.iterations for r in reps), sum(r.tokens_processed for r in reps), sum(r.kv_read for r in reps),
+                     sum(r.micro_batches_run for r in reps), merged_mix(reps))
+            b = pool_bytes(p, pool_kv_dtype(self.loaded.scenario, p), steps=steps)
+            moved = None if b is None or moved is None else moved + b
+            busy += sum(r.busy_acc + (r.busy_to - r.busy_from if r.busy_from >= 0 else 0.0) for r in reps)
+        return moved, busy
+
     def finish(self) -> np.ndarray:
         """The completed rows of the whole run (its clock run on to the scenario's duration)."""
         sc = self.loaded.scenario

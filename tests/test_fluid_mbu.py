@@ -1,18 +1,20 @@
 """The fluid tier's MBU counts the bytes its capacity curve's request-level runs moved: each grid point
 records the HBM bytes per busy replica-second that its run's iterations moved (as the request level's
 MBU counts them, ``sim.perf.utilization.steps_bytes``), and the fluid steps count their busy
-replica-seconds at those bytes, read at their load. Against the request level's own summary (the same
-run, another path to its bytes), against a curve cached before the field existed, and under a scaled
-capacity."""
+replica-seconds at those bytes, read at their load, and at capacity at a saturated replica's. Against the
+request level's own summary (the same run, another path to its bytes), against a curve cached before the
+field existed, under a scaled capacity, and against the request level's MBU of a pool at and past capacity."""
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
 import pytest
 
+import sim
 from sim.fluid import capacity as capacity_mod
-from sim.fluid import capacity_curve
+from sim.fluid import capacity_curve, run_fluid
 from sim.fluid.scaled_curve import at_capacity
 from sim.io import cache_dir
 from sim.scenario.catalog import get_gpu
@@ -91,3 +93,28 @@ def test_a_scaled_capacity_moves_the_same_bytes_in_less_busy_time():
     # so each grid point's requests move the same bytes each: bytes per busy second x busy share / rate served
     per_request = curve.hbm_busy[1:] * curve.busy[1:] / curve.served_rps[1:]
     assert fast.hbm_busy[1:] * fast.busy[1:] / fast.served_rps[1:] == pytest.approx(per_request, rel=1e-12)
+
+
+@pytest.mark.parametrize("factor, tol", [(1.0, 0.035), (40.0 / 26.162, 0.015)])
+def test_a_pool_at_capacity_moves_a_saturated_replicas_bytes_in_both_tiers(factor, tol):
+    """A pool held at capacity runs its batches full, and a fuller batch moves fewer bytes a busy second (its
+    weights read once an iteration for more sequences): the fluid tier prices its steps at capacity at the
+    bytes per busy second of the saturated run ``max_rps`` is read from (``hbm_sat``), not at the top grid
+    point's (90 % of ``max_rps`` here), whose batch is far from full. The cross-tier pool (two replicas,
+    ``test_cross_tier.py``) at its capacity and at its overloaded case, 40 requests/s (1.53 x): fluid MBU
+    against the request level's. Read flat past the top grid point, as before, the overloaded case read
+    0.183 for the request level's 0.124 (+48 %); now +0.5 %, and -0.7 % at capacity. The tolerances are
+    the seed spread (``python benchmarks/fluid_mbu_saturation.py``): at capacity the request level's MBU
+    over seeds 1-5 has a standard deviation of 1.0 % (its queue wanders, its batches sometimes not full),
+    overloaded 0.1 %, and the saturated bytes over calibration seeds 1-6 0.27 %; about three of them."""
+    sc = _linear_scenario(1, 1.0, 3600.0, replicas=2)
+    loaded = load_scenario(sc)
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    assert curve.hbm_sat is not None and curve.hbm_at(curve.max_rps) == curve.hbm_sat
+    assert curve.hbm_sat < curve.hbm_busy[-1]              # fuller batches than the top grid point's
+    rate = factor * 2 * curve.max_rps
+    sc["workload"]["arrival"] = {"process": "poisson", "rate": rate}
+    exact = sim.run(copy.deepcopy(sc)).summary["utilization"]
+    fluid = run_fluid(load_scenario(sc), step_s=600.0, settings=QUICK).summary["utilization"]
+    assert exact["gpu_busy"] > 0.999 and fluid["gpu_busy"] > 0.999
+    assert fluid["mbu"] == pytest.approx(exact["mbu"], rel=tol)
