@@ -364,14 +364,25 @@ class LiveRun:
             busy += sum(r.busy_acc + (r.busy_to - r.busy_from if r.busy_from >= 0 else 0.0) for r in reps)
         return moved, busy
 
+    def advance(self, until: float) -> None:
+        """Run the clock on to ``until`` (at most the scenario's duration): resumed, the same events in the
+        same order as one run to the end."""
+        until = min(until, self.loaded.scenario.duration)
+        if self.now < until:
+            with _gc_relaxed(), warnings_as_problems(self.loaded.source):
+                _run_clock(self.loaded, self._env, until)
+            self.now = until
+
+    def result(self) -> Result:
+        """The whole run's :class:`Result` (its clock run on to the scenario's duration, its books closed),
+        as :func:`run` gives it with ``scheduler_factors=False`` (``wall_seconds`` aside)."""
+        self.advance(self.loaded.scenario.duration)
+        with _gc_relaxed(), warnings_as_problems(self.loaded.source):
+            return _finish_request_level(self.loaded, self._env, self._fleet, self._feeder, self._report)
+
     def finish(self) -> np.ndarray:
         """The completed rows of the whole run (its clock run on to the scenario's duration)."""
-        sc = self.loaded.scenario
-        with _gc_relaxed(), warnings_as_problems(self.loaded.source):
-            if self.now < sc.duration:
-                _run_clock(self.loaded, self._env, sc.duration)
-                self.now = sc.duration
-            rec = _finish_request_level(self.loaded, self._env, self._fleet, self._feeder, self._report).records
+        rec = self.result().records
         return rec[rec["status"] == COMPLETED]
 
 

@@ -115,6 +115,25 @@ def _run(template: dict, base_dir: Path, rate: float, duration: float, warmup: f
     return run(_scenario(template, base_dir, rate, duration, warmup, seed), scheduler_factors=False)
 
 
+def _grid_run(template: dict, base_dir: Path, rate: float, duration: float, warmup: float, seed: int):
+    """A grid run, as :func:`_run` runs it (its clock stopped at the warmup and resumed: the same events,
+    the same result), and the HBM bytes per GPU and busy replica-seconds its iterations booked after the
+    warmup (:meth:`sim.api.LiveRun.moved` there and at the end; bytes ``None`` where the roofline cannot
+    price the pool): ``(result, (bytes, busy))``, what :meth:`~sim.fluid.grid.GridRuns.add` reads MBU's
+    bytes per busy second from."""
+    from sim.api import LiveRun
+    from sim.errors import workload_files_of
+
+    loaded = _scenario(template, base_dir, rate, duration, warmup, seed)
+    with workload_files_of(loaded.source):      # a replay's file problem said as sim.api.run says it
+        live = LiveRun(loaded)
+        live.advance(warmup)
+        (b0, s0) = live.moved()
+        live.advance(duration)
+        (b1, s1) = live.moved()
+        return live.result(), (None if b0 is None or b1 is None else b1 - b0, s1 - s0)
+
+
 def _scenario(template: dict, base_dir: Path, rate: float, duration: float, warmup: float, seed: int):
     """The loaded scenario of a measuring run: ``template`` under Poisson arrivals at ``rate`` (or the
     template's own, :func:`pool_template`'s ``arrival``, :func:`sim.fluid.replay.measuring_arrival`; a
@@ -312,7 +331,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         r = f * max_rps
         warm, dur = grid_run_length(settings, r, group)
         dur = max(dur, warm + replay_span(template["workload"].get("arrival"), r))   # a replay once through at least
-        g.add(r, warm, _run(template, base_dir, r, dur, warm, settings.seed + len(g.rates) + 1))  # independent draws
+        g.add(r, warm, *_grid_run(template, base_dir, r, dur, warm, settings.seed + len(g.rates) + 1))  # independent draws
     g.add_idle_point()
     group = float(group)                                       # rates are the group's: per replica below
     clumped = {"arrival": template["workload"]["arrival"]} if template["workload"].get("arrival") else {}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 16 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 17 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
 # runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
 # 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
@@ -32,6 +32,7 @@ CURVE_VERSION = 16 # 4: SLO attainment counts in-flight requests that already mi
 # (``sat_itl_row``): ITL percentiles read from their mixture, not averaged across steps
 # 15: HBM bytes per busy second, per grid point, as the runs' iterations moved them (``hbm_busy``: MBU)
 # 16: and a saturated replica's, its batch full (``hbm_sat``): what a pool at capacity moves per busy second
+# 17: each grid point's after its run's warmup, with the rate it admitted then (not the whole run's)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
