@@ -344,14 +344,45 @@ class LiveRun:
         otherwise), as :meth:`sim.metrics.records.GapLog.arrays`."""
         return self._fleet.gaps.arrays()
 
+    def moved(self) -> tuple[float | None, float]:
+        """``(HBM bytes per GPU, busy replica-seconds)`` of the iterations its replicas have booked so far,
+        summed over the pools: the bytes as a summary's MBU counts them
+        (:func:`sim.metrics.utilization.pool_bytes`; ``None`` where the roofline cannot price a pool) and the
+        busy time of the same iterations (a fast run's decode iterations still in progress are in neither
+        until booked). Read at two clock times, what the stretch between moved per busy second (the
+        saturated replica's, :mod:`sim.fluid.capacity`)."""
+        from sim.metrics.utilization import pool_bytes, pool_kv_dtype
+        from sim.serving.outcome import merged_mix
+
+        moved, busy = 0.0, 0.0
+        for p in self._fleet.pools:
+            reps = p.replicas
+            steps = (sum(r.iterations for r in reps), sum(r.tokens_processed for r in reps), sum(r.kv_read for r in reps),
+                     sum(r.micro_batches_run for r in reps), merged_mix(reps))
+            b = pool_bytes(p, pool_kv_dtype(self.loaded.scenario, p), steps=steps)
+            moved = None if b is None or moved is None else moved + b
+            busy += sum(r.busy_acc + (r.busy_to - r.busy_from if r.busy_from >= 0 else 0.0) for r in reps)
+        return moved, busy
+
+    def advance(self, until: float) -> None:
+        """Run the clock on to ``until`` (at most the scenario's duration): resumed, the same events in the
+        same order as one run to the end."""
+        until = min(until, self.loaded.scenario.duration)
+        if self.now < until:
+            with _gc_relaxed(), warnings_as_problems(self.loaded.source):
+                _run_clock(self.loaded, self._env, until)
+            self.now = until
+
+    def result(self) -> Result:
+        """The whole run's :class:`Result` (its clock run on to the scenario's duration, its books closed),
+        as :func:`run` gives it with ``scheduler_factors=False`` (``wall_seconds`` aside)."""
+        self.advance(self.loaded.scenario.duration)
+        with _gc_relaxed(), warnings_as_problems(self.loaded.source):
+            return _finish_request_level(self.loaded, self._env, self._fleet, self._feeder, self._report)
+
     def finish(self) -> np.ndarray:
         """The completed rows of the whole run (its clock run on to the scenario's duration)."""
-        sc = self.loaded.scenario
-        with _gc_relaxed(), warnings_as_problems(self.loaded.source):
-            if self.now < sc.duration:
-                _run_clock(self.loaded, self._env, sc.duration)
-                self.now = sc.duration
-            rec = _finish_request_level(self.loaded, self._env, self._fleet, self._feeder, self._report).records
+        rec = self.result().records
         return rec[rec["status"] == COMPLETED]
 
 

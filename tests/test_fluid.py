@@ -268,13 +268,15 @@ def test_a_groups_calibration_runs_measure_one_replicas_replica_seconds():
 
 def test_a_group_curve_is_measured_with_those_run_lengths(monkeypatch):
     runs = []
-    orig = capacity_mod._run
 
-    def record(template, base_dir, rate, duration, warmup, seed):
-        runs.append((int(template["fleet"]["pools"][0]["replicas"]), rate, duration, warmup))
-        return orig(template, base_dir, rate, duration, warmup, seed)
+    def recording(orig):            # the probes' runs (_run) and the grid's (_grid_run)
+        def record(template, base_dir, rate, duration, warmup, seed):
+            runs.append((int(template["fleet"]["pools"][0]["replicas"]), rate, duration, warmup))
+            return orig(template, base_dir, rate, duration, warmup, seed)
+        return record
 
-    monkeypatch.setattr(capacity_mod, "_run", record)
+    monkeypatch.setattr(capacity_mod, "_run", recording(capacity_mod._run))
+    monkeypatch.setattr(capacity_mod, "_grid_run", recording(capacity_mod._grid_run))
     sc = _linear_scenario(1, 4.0, 3600, replicas=3)
     sc["fleet"]["router"] = "least_outstanding"
     loaded = load_scenario(sc)

@@ -132,6 +132,29 @@ def test_growth_integral_matches_numerical_integration():
     assert growth_integral(t, g) == pytest.approx(num, rel=1e-10)
 
 
+
+@pytest.mark.parametrize("monthly", [0.3, -0.5, 0.0])
+def test_growth_integral_over_pieces_is_the_difference_of_its_integrals_from_zero(monthly):
+    """The one form serves the generator (from ``t = 0``, scalars) and the fluid tier's demand (pieces
+    ``[u, v)`` of arrays, times a rate): each piece is ``G(v) - G(u)``, the pieces of three months add up
+    to ``G`` of three months, and each piece against quadrature."""
+    g = Growth(monthly=monthly) if monthly else None
+    cuts = np.array([0.0, 1830.0, 3600.0, 0.7 * MONTH_S, 2.0 * MONTH_S, 3.0 * MONTH_S])
+    pieces = growth_integral(cuts[1:], g, cuts[:-1], rate=2.0)
+    assert isinstance(pieces, np.ndarray) and isinstance(growth_integral(3600.0, g), float)
+    whole = [growth_integral(float(t), g) for t in cuts]
+    assert pieces == pytest.approx(2.0 * np.diff(whole), rel=1e-9)
+    assert pieces.sum() == pytest.approx(2.0 * whole[-1], rel=1e-12)
+    base = 1.0 + monthly
+    for (u, v), got in zip(zip(cuts[:-1], cuts[1:]), pieces):
+        assert got == pytest.approx(2.0 * integrate.quad(lambda x: base ** (x / MONTH_S), u, v)[0], rel=1e-9)
+
+
+def test_a_growth_integral_past_a_floats_range_is_inf_not_an_error():
+    """The work limits read an integral that overflows as infinitely many requests (refused), not an error."""
+    with np.errstate(all="raise"):
+        assert growth_integral(1e6 * MONTH_S, Growth(monthly=1.0)) == math.inf
+
 @pytest.mark.parametrize("process", ["poisson", "gamma"])
 def test_growth_multiplies_the_rate_by_month(process):
     arrival = {"process": process, "rate": 0.01} | ({"cv": 1.5} if process == "gamma" else {})

@@ -15,7 +15,9 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    each weighed by its cost against the mean request's (:func:`saturated_rps`: a window that drew
    long requests completes fewer, but does as much work); the same window's TPOTs, and its TTFTs and
    E2Es less the queue time, are a saturated replica's, its batch full
-   (:func:`~sim.fluid.saturation.saturated_tpot`: what a request served behind a backlog sees);
+   (:func:`~sim.fluid.saturation.saturated_tpot`: what a request served behind a backlog sees), and so
+   are the HBM bytes per busy second its iterations moved from the window's start (MBU's at capacity,
+   :meth:`_LiveSaturated.busy_bandwidth`);
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica (:mod:`sim.fluid.grid`):
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, HBM bytes per busy second
@@ -113,6 +115,25 @@ def _run(template: dict, base_dir: Path, rate: float, duration: float, warmup: f
     return run(_scenario(template, base_dir, rate, duration, warmup, seed), scheduler_factors=False)
 
 
+def _grid_run(template: dict, base_dir: Path, rate: float, duration: float, warmup: float, seed: int):
+    """A grid run, as :func:`_run` runs it (its clock stopped at the warmup and resumed: the same events,
+    the same result), and the HBM bytes per GPU and busy replica-seconds its iterations booked after the
+    warmup (:meth:`sim.api.LiveRun.moved` there and at the end; bytes ``None`` where the roofline cannot
+    price the pool): ``(result, (bytes, busy))``, what :meth:`~sim.fluid.grid.GridRuns.add` reads MBU's
+    bytes per busy second from."""
+    from sim.api import LiveRun
+    from sim.errors import workload_files_of
+
+    loaded = _scenario(template, base_dir, rate, duration, warmup, seed)
+    with workload_files_of(loaded.source):      # a replay's file problem said as sim.api.run says it
+        live = LiveRun(loaded)
+        live.advance(warmup)
+        (b0, s0) = live.moved()
+        live.advance(duration)
+        (b1, s1) = live.moved()
+        return live.result(), (None if b0 is None or b1 is None else b1 - b0, s1 - s0)
+
+
 def _scenario(template: dict, base_dir: Path, rate: float, duration: float, warmup: float, seed: int):
     """The loaded scenario of a measuring run: ``template`` under Poisson arrivals at ``rate`` (or the
     template's own, :func:`pool_template`'s ``arrival``, :func:`sim.fluid.replay.measuring_arrival`; a
@@ -151,6 +172,10 @@ class _LiveSaturated:
         self.template, self.base_dir, self.rate, self.seed = template, base_dir, rate, seed
         self.run = LiveRun(_scenario(template, base_dir, rate, horizon_s, 0.0, seed), check=False)
         self.continued = False          # whether the last completions came from the continued run
+        # (time, HBM bytes, busy replica-seconds) booked at each look of the continued run, and of the run
+        # the last completions came from (:meth:`busy_bandwidth`)
+        self.live_marks: list[tuple[float, float | None, float]] = [(0.0, 0.0, 0.0)]
+        self.marks = self.live_marks
 
     def itl(self) -> dict | None:
         """The continued run's inter-token gaps so far, token-weighted (``{mean, p50, p90, p99}``, as a
@@ -183,18 +208,43 @@ class _LiveSaturated:
     def completions(self, duration: float, enough) -> np.ndarray:
         """The completed requests of a saturated run of ``duration`` (no warmup), stopped once ``enough``
         of them are known: from the continued run where it can tell, else from a fresh run."""
-        from sim.api import completions
+        from sim.api import LiveRun
         from sim.limits import check_work
 
         loaded = _scenario(self.template, self.base_dir, self.rate, duration, 0.0, self.seed)
         if duration <= self.run.loaded.scenario.duration:
             check_work(loaded)        # what a run of this duration would refuse
-            done = self.run.completions_before(duration, duration / CHECKS, enough)
+            done = self.run.completions_before(duration, duration / CHECKS, _marking(self.run, self.live_marks, enough))
             if done is not None:
-                self.continued = True
+                self.continued, self.marks = True, self.live_marks
                 return done
-        self.continued = False
-        return completions(loaded, duration / CHECKS, enough)
+        self.continued, self.marks = False, [(0.0, 0.0, 0.0)]
+        fresh = LiveRun(loaded)       # as sim.api.completions: the completions before the window closes,
+        done = fresh.completions_before(duration, duration / CHECKS, _marking(fresh, self.marks, enough))
+        return done if done is not None else fresh.finish()     # else the whole run's
+
+    def busy_bandwidth(self, since: float) -> float | None:
+        """HBM bytes per GPU per busy replica-second of the run the last completions came from, saturated:
+        between its first look at or after ``since`` (the window's start, :func:`~sim.fluid.saturation.window_rps`,
+        after :data:`~sim.fluid.saturation.TURNOVERS` batch turnovers) and its last, its batches full
+        (:attr:`~sim.fluid.curve.CapacityCurve.hbm_sat`); from its start where no two looks span busy time
+        after ``since``. ``None`` where the roofline cannot price the pool."""
+        last = self.marks[-1]
+        first = next((m for m in self.marks if m[0] >= since), last)
+        if not last[2] > first[2]:
+            first = self.marks[0]
+        if last[1] is None or first[1] is None or not last[2] > first[2]:
+            return None
+        return (last[1] - first[1]) / (last[2] - first[2])
+
+
+def _marking(run, marks: list, enough):
+    """``enough``, first noting the run's clock and the bytes and busy time its iterations booked by then
+    in ``marks`` (:meth:`sim.api.LiveRun.moved`) at each look."""
+    def look(done: np.ndarray) -> bool:
+        marks.append((run.now, *run.moved()))
+        return enough(done)
+    return look
 
 
 def length_stats(template: dict, base_dir: Path, n: int = LENGTH_SAMPLE, seed: int = 7) -> dict:
@@ -281,7 +331,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         r = f * max_rps
         warm, dur = grid_run_length(settings, r, group)
         dur = max(dur, warm + replay_span(template["workload"].get("arrival"), r))   # a replay once through at least
-        g.add(r, warm, _run(template, base_dir, r, dur, warm, settings.seed + len(g.rates) + 1))  # independent draws
+        g.add(r, warm, *_grid_run(template, base_dir, r, dur, warm, settings.seed + len(g.rates) + 1))  # independent draws
     g.add_idle_point()
     group = float(group)                                       # rates are the group's: per replica below
     clumped = {"arrival": template["workload"]["arrival"]} if template["workload"].get("arrival") else {}
@@ -297,6 +347,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         class_hists={m: np.array(v) for m, v in g.c_hist.items()},
         slo_ratio=np.array(g.ratio), class_slo_ratio=np.array(g.c_ratio), **_saturated_fields(sat),
         hbm_busy=g.hbm_busy(), hbm_rps=g.hbm_rates() / group,
+        hbm_sat=None if sat is None or g.hbm_busy() is None else sat["hbm"],
         meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
               "probe_rate_rps": probe_rate, "group_replicas": int(group),
               "group_router": template["fleet"]["router"],
@@ -312,7 +363,8 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
                     pool_name: str, lengths: dict) -> tuple[float, float, dict | None]:
     """Step 1: the saturation throughput (requests/s of the group), the probe rate that found it and the
     TPOT and TTFT and E2E service parts of the last window's requests, the one ``max_rps`` is read from
-    (:func:`~sim.fluid.saturation.saturated_tpot`; ``None`` when the first window could not be read,
+    (:func:`~sim.fluid.saturation.saturated_tpot`), and the HBM bytes the run moved per busy second from
+    that window's start (``"hbm"``, :meth:`_LiveSaturated.busy_bandwidth`) (``None`` when the first window could not be read,
     :func:`~sim.fluid.saturation.settled_rps`, and ``max_rps`` is the probe's).
 
     A group measures 1/g of one replica's seconds after the same warmup, as the grid runs do; a
@@ -372,6 +424,7 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
         max_rps, se = got
         sat = saturated_tpot(done, skip, n, n_classes)
         sat["itl"], sat["itl_row"] = live.itl(), live.itl_row()
+        sat["hbm"] = live.busy_bandwidth(float(np.sort(done["completion_s"])[skip]))   # after the same turnovers
         if se <= SETTLED * max_rps or n >= MAX_WINDOW:
             break
         n = min(MAX_WINDOW, 2 * n)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 15 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 17 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
 # runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
 # 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
@@ -31,6 +31,8 @@ CURVE_VERSION = 15 # 4: SLO attainment counts in-flight requests that already mi
 # 14: normalised log-histograms of the inter-token gaps, per grid point (``hists["itl"]``) and saturated
 # (``sat_itl_row``): ITL percentiles read from their mixture, not averaged across steps
 # 15: HBM bytes per busy second, per grid point, as the runs' iterations moved them (``hbm_busy``: MBU)
+# 16: and a saturated replica's, its batch full (``hbm_sat``): what a pool at capacity moves per busy second
+# 17: each grid point's after its run's warmup, with the rate it admitted then (not the whole run's)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -92,6 +94,9 @@ class CapacityCurve:
     # go with (:meth:`sim.fluid.grid.GridRuns.hbm_rates`, read by :meth:`hbm_at`)
     hbm_busy: np.ndarray | None = None
     hbm_rps: np.ndarray | None = None
+    # and a saturated replica's, its batch full, over the window ``max_rps`` is read from
+    # (:meth:`sim.fluid.capacity._LiveSaturated.busy_bandwidth`): the load ``max_rps`` goes with (``None``: not measured)
+    hbm_sat: float | None = None
 
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,10 +135,29 @@ class CapacityCurve:
 
     def hbm_at(self, load_rps: np.ndarray) -> np.ndarray:
         """HBM bytes per GPU per busy replica-second at ``load_rps`` requests/s per replica: interpolated
-        linearly over the rates the grid runs admitted (``hbm_rps``, in increasing order), flat outside them."""
+        linearly over the rates the grid runs admitted (``hbm_rps``, in increasing order) and, above them,
+        up to ``max_rps``, where a saturated replica moves ``hbm_sat``; flat outside them.
+
+        A replica's bytes per busy second fall as its batch grows (its weights read once an iteration for
+        more sequences), and the batch grows fastest between the top grid point (95 % of ``max_rps``, 90 %
+        at coarser settings) and saturation, where a queue keeps it full: read flat past the top point, a
+        pool held at capacity read its MBU at the top point's batch (the overloaded cross-tier case, 40
+        requests/s on two replicas of 13.1: 0.183 where the request level read 0.124, the saturated
+        replica's 0.124).
+
+            >>> c = CapacityCurve(key="k", pool="p", max_rps=10.0, rates_rps=np.array([0.0, 9.0]),
+            ...     served_rps=np.array([0.0, 9.0]), attainment=np.ones(2), busy=np.ones(2), kv=np.zeros(2),
+            ...     mfu=np.zeros(2), latency={}, hists={}, prompt_tokens_mean=1.0, output_tokens_mean=1.0,
+            ...     reject_share=0.0, hbm_busy=np.array([5.0, 4.0]), hbm_rps=np.array([0.0, 9.0]), hbm_sat=2.0)
+            >>> c.hbm_at(np.array([4.5, 9.0, 9.5, 10.0, 12.0])).tolist()
+            [4.5, 4.0, 3.0, 2.0, 2.0]
+        """
         rates = np.asarray(self.hbm_rps, dtype=np.float64)
+        moved = np.asarray(self.hbm_busy, dtype=np.float64)
+        if self.hbm_sat is not None:
+            rates, moved = np.append(rates, self.max_rps), np.append(moved, self.hbm_sat)
         order = np.argsort(rates, kind="stable")
-        return np.interp(np.asarray(load_rps, dtype=np.float64), rates[order], np.asarray(self.hbm_busy)[order])
+        return np.interp(np.asarray(load_rps, dtype=np.float64), rates[order], moved[order])
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_json(self) -> dict:
@@ -168,7 +192,8 @@ class CapacityCurve:
                 "sat_itl": None if self.sat_itl is None else {s: float(v) for s, v in self.sat_itl.items()},
                 "sat_itl_row": None if self.sat_itl_row is None else _sparse(self.sat_itl_row[None, :]),
                 "hbm_busy": None if self.hbm_busy is None else arr(self.hbm_busy),
-                "hbm_rps": None if self.hbm_rps is None else arr(self.hbm_rps)}
+                "hbm_rps": None if self.hbm_rps is None else arr(self.hbm_rps),
+                "hbm_sat": None if self.hbm_sat is None else float(self.hbm_sat)}
 
     @classmethod
     def from_json(cls, d: dict) -> "CapacityCurve":
@@ -204,7 +229,8 @@ class CapacityCurve:
                    # required: a curve stored without it (an earlier version's) is measured again, never
                    # read without MBU's bytes (a KeyError, :func:`sim.fluid.capacity.capacity_curve`)
                    hbm_busy=None if d["hbm_busy"] is None else arr(d["hbm_busy"]),
-                   hbm_rps=None if d["hbm_rps"] is None else arr(d["hbm_rps"]))
+                   hbm_rps=None if d["hbm_rps"] is None else arr(d["hbm_rps"]),
+                   hbm_sat=None if d["hbm_sat"] is None else float(d["hbm_sat"]))
 
 
 def _sparse(h: np.ndarray) -> dict:

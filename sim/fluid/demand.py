@@ -16,7 +16,8 @@ A ``piecewise`` intensity and a constant one (``poisson``, ``gamma``, ``compound
 integrated exactly (:func:`_exact`): each step is split at the breakpoints inside it and every piece
 holds a constant rate ``r`` times ``g(t) = e^{k t}`` (``k = ln(1 + monthly) / 30.4375 days``,
 :func:`~sim.workload.arrivals.growth_factor`), whose integral over ``[u, v)`` is
-``r g(u) (e^{k (v - u)} - 1) / k`` (``r (v - u)`` without growth). Traffic at 5 requests/s from 1,830 s
+``r g(u) (e^{k (v - u)} - 1) / k`` (``r (v - u)`` without growth: :func:`~sim.workload.growth.growth_integral`,
+the generator's operational time too). Traffic at 5 requests/s from 1,830 s
 to the hour's end is ``5 x 1,770 = 8,850`` arrivals whatever the step; before, a midpoint rule put the
 breakpoint on a whole sub-interval (9,000 in hourly steps). Every reader of a step's or sub-step's arrivals
 (the steps, :func:`sim.fluid.substep.sub_arrivals`, :mod:`sim.fluid.burst`) gets them from here, so
@@ -39,7 +40,7 @@ import numpy as np
 
 from sim.scenario.workload import WorkloadConfig
 from sim.workload.arrivals import ArrivalCalendar, diurnal_rate, growth_factor, piecewise_rate
-from sim.workload.growth import growth_k
+from sim.workload.growth import growth_integral
 
 
 def rate_at(process, t_s: np.ndarray, *, growth=None, calendar: ArrivalCalendar = ArrivalCalendar()) -> np.ndarray:
@@ -79,11 +80,7 @@ def _exact(process, edges: np.ndarray, growth) -> np.ndarray:
         rate = piecewise_rate(process, u)
     else:
         rate = np.full(len(u), float(process.rate))
-    k = growth_k(growth)
-    if k == 0:
-        part = rate * (v - u)
-    else:
-        part = rate * np.asarray(growth_factor(u, growth)) * (np.expm1(k * (v - u)) / k)
+    part = growth_integral(v, growth, u, rate)
     step = np.searchsorted(edges, u, side="right") - 1     # the step each piece lies in
     return np.bincount(step, weights=part, minlength=n)[:n]
 

@@ -105,11 +105,30 @@ def window_mfu(rec: np.ndarray, whole: float, warm: float, end: float) -> float:
     return float(whole) * (tokens_window / (end - warm)) / (tokens_whole / end)
 
 
+def window_admitted(rec: np.ndarray, warm: float, end: float) -> float:
+    """Requests/s admitted over ``[warm, end)``: those that arrived then, less those refused, over its
+    length (0 for an empty window): the load the window's bytes per busy second go with.
+
+        >>> from sim.metrics.records import RECORD_DTYPE
+        >>> rec = np.zeros(4, dtype=RECORD_DTYPE); rec["arrival_s"] = (1.0, 3.0, 4.0, 9.0); rec["status"] = (1, 1, REJECTED, 1)
+        >>> window_admitted(rec, 2.0, 10.0)                   # two of the three after 2 s admitted, over 8 s
+        0.25
+    """
+    if not end > warm:
+        return 0.0
+    after = rec[rec["arrival_s"] >= warm]
+    return float(len(after) - int(np.sum(after["status"] == REJECTED))) / (end - warm)
+
+
 def busy_bandwidth(res) -> float | None:
     """HBM bytes per GPU a run's iterations moved per busy replica-second: the bytes its MBU counts
     (``Result.extra["hbm_bytes"]``, :func:`sim.metrics.utilization.pool_bytes`: of the iterations it ran,
     their tokens, the KV they read) over its replicas' busy time, both over the whole run. ``None``
-    where the run has no MBU (a precision the roofline cannot price).
+    where the run has no MBU (a precision the roofline cannot price). A grid run counts them after its
+    warmup instead (:func:`sim.fluid.capacity._grid_run`, the same bytes booked there and at its end): a
+    short run starts with its batches empty, and over the whole run the cross-tier pool's 66-second run at
+    0.9 of ``max_rps`` read 5 % more bytes a busy second than after its warmup, and 6.5 % more than an
+    hour's run on average over calibration seeds (``docs/scaling.md``, "MBU in both tiers").
 
     Per busy second, not per request served. A replica moves its weights once an iteration however many
     sequences share it, so its bytes per request go as one over its batch: Llama-3-70B on 4 x A100
@@ -152,8 +171,11 @@ class GridRuns:
         self.ratio: list[np.ndarray] = []
         self.c_ratio: list[list[np.ndarray]] = [[] for _ in range(n_cls)]
 
-    def add(self, rate: float, warm: float, res) -> None:
-        """One grid run at ``rate``: its summary's numbers, histograms, classes and counts."""
+    def add(self, rate: float, warm: float, res, moved: tuple[float | None, float] | None = None) -> None:
+        """One grid run at ``rate``: its summary's numbers, histograms, classes and counts. ``moved``: the
+        HBM bytes per GPU and busy replica-seconds its iterations booked after the warmup
+        (:func:`sim.fluid.capacity._grid_run`), MBU's bytes per busy second over the window the busy
+        share reads; ``None``: the whole run's (:func:`busy_bandwidth`)."""
         s = res.summary
         self.rates.append(rate)
         self.served.append(s["throughput"]["requests_per_s"])
@@ -164,9 +186,13 @@ class GridRuns:
         self.busy.append(window_busy(res.timeseries, warm, end, s["utilization"]["gpu_busy"]))
         self.kv.append(s["utilization"]["kv_cache_mean"])
         self.mfu.append(window_mfu(res.records, s["utilization"]["mfu"], warm, end))
-        self.bytes.append(busy_bandwidth(res))
-        req = s["requests"]
-        self.admitted.append((req["arrived"] - req["rejected"]) / end if end > 0 else 0.0)
+        if moved is None:
+            self.bytes.append(busy_bandwidth(res))
+            req = s["requests"]
+            self.admitted.append((req["arrived"] - req["rejected"]) / end if end > 0 else 0.0)
+        else:
+            self.bytes.append(None if moved[0] is None else moved[0] / moved[1] if moved[1] > 0 else 0.0)
+            self.admitted.append(window_admitted(res.records, warm, end))
         for m in METRICS:
             for st in STATS:
                 v = s["latency"][m][st]
@@ -185,7 +211,8 @@ class GridRuns:
 
     def hbm_rates(self) -> np.ndarray:
         """The load each point's bytes per busy second go with: the requests its run admitted per second
-        over the whole run, as its bytes and busy time are counted (the rate its Poisson draw offered, not
+        over the window its bytes and busy time are counted on (:func:`window_admitted`; the whole run
+        where they are the whole run's) (the rate its Poisson draw offered, not
         the nominal one; not the window's completions, which near saturation lag the arrivals by the
         requests still in flight at the end: ``provider_partner_derived.yaml``'s group of four completed
         0.847 of ``max_rps`` at 0.9 offered, and paired with that, its bytes per busy second read 13 % below a

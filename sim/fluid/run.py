@@ -417,10 +417,13 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
         full = np.where(lost, q.full, full)
         part = np.clip(served - full * cap_step, 0.0, None) / np.maximum(1.0 - full, 1e-12)
         rest = np.where(lost, part, admitted)
-    busy = full + (1.0 - full) * busy_on(curve, _share(rest, up * dt_s), up)   # on the replicas serving
-    busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
-    # MBU's bytes: the steps' busy replica-seconds at the bytes per busy second the curve's runs moved at the load
-    moved = None if curve.hbm_busy is None else float(np.sum(up * dt_s * busy * curve.hbm_at(load)))
+    rest_rps = _share(rest, up * dt_s)
+    off = np.where(up > 0, (1.0 - full) * busy_on(curve, rest_rps, up), 0.0)   # busy off capacity
+    busy = np.where(up > 0, full, 0.0) + off    # the busy share of the serving replicas
+    # MBU's bytes: the steps' busy replica-seconds at the bytes per busy second the curve's runs moved, at
+    # capacity a saturated replica's (its batch full: hbm_at(max_rps)), else at the arrivals' rate
+    moved = None if curve.hbm_busy is None else float(np.sum(
+        up * dt_s * (np.where(up > 0, full, 0.0) * curve.hbm_at(curve.max_rps) + off * curve.hbm_at(rest_rps))))
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = l_served * steps.after_warm

@@ -149,6 +149,7 @@ def at_capacity(curve, capacity: float, frontend_s: float = 0.0):
     out = replace(curve, max_rps=curve.max_rps * c, rates_rps=curve.rates_rps * c, served_rps=curve.served_rps * c,
                   mfu=curve.mfu * c, hbm_busy=None if curve.hbm_busy is None else curve.hbm_busy * c,
                   hbm_rps=None if curve.hbm_rps is None else curve.hbm_rps * c,
+                  hbm_sat=None if curve.hbm_sat is None else curve.hbm_sat * c,
                   latency=lat, hists=hists, attainment=attainment,
                   meta={**curve.meta, "capacity": c})
     if curve.class_latency_mean is not None:

@@ -37,8 +37,13 @@ def growth_k(growth: Growth | None) -> float:
     return math.log1p(growth.monthly) / MONTH_S
 
 
-def growth_integral(t_s: float, growth: Growth | None) -> float:
-    """``G(t) = integral_0^t g(u) du`` in seconds of operational time: ``T (g(t) - 1) / ln(1 + m)``.
+def growth_integral(t_s: np.ndarray | float, growth: Growth | None, since: np.ndarray | float = 0.0,
+                    rate: np.ndarray | float = 1.0) -> np.ndarray | float:
+    """``rate x integral_since^t g(u) du``: from ``t = 0`` (``since = 0``), ``G(t)`` in seconds of operational
+    time, ``T (g(t) - 1) / ln(1 + m)``; over ``[since, t)``, ``g(since) (e^{k (t - since)} - 1) / k``
+    (:func:`growth_k`; ``t - since`` without growth), times ``rate``: the expected arrivals of a constant
+    ``rate`` grown by ``g`` (:func:`sim.fluid.demand._exact`). Element-wise over arrays (a float for
+    scalars): the one form of the integral, the generator's operational time and the fluid tier's demand.
 
     Doubling monthly, the first month holds ``1 / ln 2 = 1.4427`` months of the starting rate's
     demand, and :func:`growth_inverse` takes it back to one month:
@@ -47,9 +52,17 @@ def growth_integral(t_s: float, growth: Growth | None) -> float:
         >>> s = growth_integral(MONTH_S, Growth(monthly=1.0))
         >>> round(s / MONTH_S, 4), float(growth_inverse(np.array([s]), Growth(monthly=1.0))[0] / MONTH_S)
         (1.4427, 1.0)
+        >>> growth_integral(np.array([1800.0, 3600.0]), None, np.array([0.0, 1800.0]), rate=5.0).tolist()
+        [9000.0, 9000.0]
     """
     k = growth_k(growth)
-    return math.expm1(k * t_s) / k if k != 0 else float(t_s)
+    t, u = np.asarray(t_s, dtype=np.float64), np.asarray(since, dtype=np.float64)
+    if k == 0:
+        out = rate * (t - u)
+    else:
+        with np.errstate(over="ignore"):       # inf past a float's range, as the work limits read it
+            out = rate * np.asarray(growth_factor(u, growth), dtype=np.float64) * (np.expm1(k * (t - u)) / k)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def growth_inverse(s: np.ndarray, growth: Growth | None) -> np.ndarray:
