@@ -112,3 +112,24 @@ def test_the_plan_page_says_the_answers_traffic_headroom_too(tmp_path):
     lf = json.loads((out_dir / "plan.json").read_text())["best"]["utilization.load_factor.mean"]
     page = " ".join(write_report(out_dir, regenerate=False).read_text().split())
     assert f"<p>Traffic headroom: load factor {lf:.2f}: room for about" in page
+
+
+def test_a_plans_table_in_a_terminal_leaves_out_feasible_first_and_keeps_both_constraints_in_one_block(
+        tmp_path, capsys, monkeypatch):
+    """Two constraints, a GPU and its price as one knob: at 100 columns the table repeated the answer column's
+    meets / fails as feasible yes / no and left the second constraint's column for a block of its own under
+    the first. Feasible is now the first column to go (said with the others left out)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["plan", str(_scenario(tmp_path)), "--vary", "fleet.pools.0.replicas=1,2",
+                 "--vary", "fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&6.16,h200-sxm&6.31",
+                 "--constraint", "latency.ttft.p99<=5", "--constraint", "latency.tpot.p99<=0.5",
+                 "--out", str(tmp_path / "plan"), "--no-figures", "--quiet"]) == 0
+    said = capsys.readouterr()
+    lines = said.out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("fleet."))
+    rule = next(i for i in range(head, len(lines)) if lines[i].startswith("---"))
+    heading = " ".join(lines[head:rule])
+    assert "answer" in heading and "ttft" in heading and "tpot" in heading and "feasible" not in heading
+    assert sum(line.startswith("---") for line in lines) == 1            # one block
+    assert all(len(line) <= 100 for line in lines[head:])
+    assert "left out to fit 100 columns: feasible" in " ".join(said.err.split())

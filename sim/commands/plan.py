@@ -173,7 +173,9 @@ def main(args: argparse.Namespace) -> int:
             cols.append("why not")
         width = terminal_width()
         table, dropped = fit_table(rows, cols, None, width,
-                                   ["why not", *(c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named),
+                                   # feasible says again what the answer column's meets / fails says
+                                   ["why not", *(["feasible"] if "answer" in cols and not slower else []),
+                                    *(c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named),
                                     *(c for c in (*reversed(extra), *(["answer"] if slower else [])) if c not in named)],
                                    lead=len(knobs))
         print(table)
