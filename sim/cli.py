@@ -206,6 +206,8 @@ class ExamplesHelpFormatter(PlainHelpFormatter):
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:        # the program itself (fleetsim, python -m sim), not a caller handing it arguments
+        _line_buffered(sys.stdout)
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     with _starting() as interrupted:
         # no command named (``fleetsim --help``, ``--version``, a misspelt command): the list of commands
@@ -228,6 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     with _allowing_large(getattr(args, "allow_large", False)), warnings.catch_warnings():
         warnings.showwarning = _show_warning(source)
         return _guarded(modules[args.command], args, source)
+
+
+def _line_buffered(stream) -> None:
+    """Results go to stdout, notes and progress to stderr, which Python writes at once; into a pipe or a file
+    stdout was written in blocks at the end, so ``fleetsim plan ... 2>&1 | tee log`` read the notes under a
+    plan's table, and the line naming the folder written, before the answer and the table. Each line of
+    stdout is now written when ended; a stream that cannot be reconfigured is left as it is."""
+    try:
+        stream.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError, OSError):
+        pass
 
 
 @contextlib.contextmanager

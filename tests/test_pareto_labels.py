@@ -61,3 +61,17 @@ def test_the_pareto_figure_of_close_configurations_has_no_overlapping_labels(tmp
     frame = ax.get_window_extent(renderer)
     assert all(frame.x0 <= b[0] and b[2] <= frame.x1 and frame.y0 <= b[1] and b[3] <= frame.y1 for b in boxes)
     assert (tmp_path / "pareto.png").stat().st_size > 0
+
+
+def test_past_forty_configurations_the_frontier_and_the_answer_keep_their_labels(tmp_path, drawn):
+    # five configurations each cheaper or faster than every other (the frontier by construction: cost k,
+    # TTFT 10/k^2) and forty costlier and slower than the fifth (cost 6 to 45, TTFT 3 s > 0.4 s); the answer
+    # starred among the forty. Unlabelled, 45 dots did not say which GPU type was the cheap one
+    front = [{"gpu": "b200", "r": k, "cost.compute_usd.mean": float(k), "latency.ttft.p99.mean": 10 / k ** 2}
+             for k in range(1, 6)]
+    rest = [{"gpu": "h100", "r": k, "cost.compute_usd.mean": float(k), "latency.ttft.p99.mean": 3.0}
+            for k in range(6, 46)]
+    sweep_figures.pareto_figure(front + rest, tmp_path / "pareto", label_keys=["gpu", "r"], best=5 + 4)
+    (fig,) = drawn
+    said = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert said == sorted([*(f"b200, {k}" for k in range(1, 6)), "h100, 10"])

@@ -82,3 +82,54 @@ def test_one_fewer_than_the_answer_is_said_with_why_it_fails(tmp_path):
     low = plan(base, ["fleet.pools.0.replicas=13..32"], constraints=["latency.queue.mean<=0.1"], executor="serial",
                out=tmp_path / "q", figures=False, progress=False, runner=MMcRunner(service_s=1.0))
     assert low.best["fleet.pools.0.replicas"] == 13 and one_fewer_line(low.best, low.evaluated, low.knobs) == ""
+
+
+def test_the_answer_says_how_much_more_traffic_it_takes_beside_the_constraints_slack(tmp_path, capsys):
+    """"How much headroom do we have?" is a question of traffic, which the table's headroom column (the
+    tightest constraint's slack) does not answer: the answer's load factor does, as a ceiling. 1 / 0.782 - 1
+    = 0.279: room for about 28 % more."""
+    from sim.report.planner_columns import traffic_line
+
+    assert traffic_line({"utilization.load_factor.mean": 0.782}).startswith(
+        "traffic headroom: load factor 0.78: room for about 28% more traffic at the batch limits, less within "
+        "the constraints: fleetsim saturation")
+    out_dir = tmp_path / "plan"
+    assert main(["plan", str(_scenario(tmp_path)), "--vary", "fleet.pools.0.replicas=1,2",
+                 "--constraint", "latency.ttft.p99<=5", "--out", str(out_dir), "--no-figures", "--quiet"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    lf = json.loads((out_dir / "plan.json").read_text())["best"]["utilization.load_factor.mean"]
+    assert 0 < lf < 0.5           # 2 req/s of 900 + 100 tokens is a small share of an H100's batch limits
+    assert (f"traffic headroom: load factor {lf:.2f}: room for about {1 / lf:.2g}x this traffic at the batch "
+            f"limits") in text
+
+
+def test_the_plan_page_says_the_answers_traffic_headroom_too(tmp_path):
+    from sim.report import write_report
+
+    out_dir = tmp_path / "plan"
+    assert main(["plan", str(_scenario(tmp_path)), "--vary", "fleet.pools.0.replicas=1,2",
+                 "--constraint", "latency.ttft.p99<=5", "--out", str(out_dir), "--no-figures", "--quiet"]) == 0
+    lf = json.loads((out_dir / "plan.json").read_text())["best"]["utilization.load_factor.mean"]
+    page = " ".join(write_report(out_dir, regenerate=False).read_text().split())
+    assert f"<p>Traffic headroom: load factor {lf:.2f}: room for about" in page
+
+
+def test_a_plans_table_in_a_terminal_leaves_out_feasible_first_and_keeps_both_constraints_in_one_block(
+        tmp_path, capsys, monkeypatch):
+    """Two constraints, a GPU and its price as one knob: at 100 columns the table repeated the answer column's
+    meets / fails as feasible yes / no and left the second constraint's column for a block of its own under
+    the first. Feasible is now the first column to go (said with the others left out)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["plan", str(_scenario(tmp_path)), "--vary", "fleet.pools.0.replicas=1,2",
+                 "--vary", "fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&6.16,h200-sxm&6.31",
+                 "--constraint", "latency.ttft.p99<=5", "--constraint", "latency.tpot.p99<=0.5",
+                 "--out", str(tmp_path / "plan"), "--no-figures", "--quiet"]) == 0
+    said = capsys.readouterr()
+    lines = said.out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("fleet."))
+    rule = next(i for i in range(head, len(lines)) if lines[i].startswith("---"))
+    heading = " ".join(lines[head:rule])
+    assert "answer" in heading and "ttft" in heading and "tpot" in heading and "feasible" not in heading
+    assert sum(line.startswith("---") for line in lines) == 1            # one block
+    assert all(len(line) <= 100 for line in lines[head:])
+    assert "left out to fit 100 columns: feasible" in " ".join(said.err.split())

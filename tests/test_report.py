@@ -133,7 +133,7 @@ def test_report_of_a_sweep_and_of_a_plan(tmp_path):
     assert "fleet.pools.0.replicas=13" in html                          # Erlang C answer at 10 req/s
 
 
-@pytest.mark.parametrize("module", ["sim.report.html_page", "sim.report.search_pages"])
+@pytest.mark.parametrize("module", ["sim.report.html_page", "sim.report.search_pages", "sim.report.sweep_figures"])
 def test_the_examples_in_the_report_page_modules_hold(module):
     import doctest
     import importlib

@@ -34,7 +34,7 @@ from sim.planning.knobs import KnobError
 from sim.planning.one_price import one_price_note  # noqa: F401 (also sim.commands.plan.one_price_note, as before)
 from sim.planning.stats import is_number
 from sim.planning.table import fill, fit_table, terminal_width
-from sim.report.planner_columns import plain
+from sim.report.planner_columns import plain, traffic_line
 from sim.report.search_pages import short_paths
 
 #: objectives that are the simulated window's money (the answer line says so)
@@ -119,7 +119,8 @@ def main(args: argparse.Namespace) -> int:
 
         if result.best is not None:
             print(fill(f"cheapest meeting all constraints: {described(result.best)}"))
-            for line in (million_tokens_line(result.best), judged_line(result.seeds, bool(result.constraints)),
+            for line in (million_tokens_line(result.best), traffic_line(result.best),
+                         judged_line(result.seeds, bool(result.constraints)),
                          one_fewer_line(result.best, result.evaluated, result.knobs)):
                 if line:
                     print(fill(f"  {line}"))
@@ -172,7 +173,9 @@ def main(args: argparse.Namespace) -> int:
             cols.append("why not")
         width = terminal_width()
         table, dropped = fit_table(rows, cols, None, width,
-                                   ["why not", *(c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named),
+                                   # feasible says again what the answer column's meets / fails says
+                                   ["why not", *(["feasible"] if "answer" in cols and not slower else []),
+                                    *(c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named),
                                     *(c for c in (*reversed(extra), *(["answer"] if slower else [])) if c not in named)],
                                    lead=len(knobs))
         print(table)

@@ -104,6 +104,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"capacity)")
 
 
+def over_own(rate: float, own: float | None, said=format_value) -> str:
+    """The saturation rate against the scenario's own (``own``, req/s): the traffic headroom a planner asks
+    for, said after the rate (``; 1.19 times the scenario's 40 req/s``); short of it, said so. Empty without
+    the scenario's rate.
+
+        >>> over_own(47.5, 40.0), over_own(30.0, 40.0), over_own(47.5, None)
+        ("; 1.19 times the scenario's 40 req/s", "; 0.75 times the scenario's 40 req/s: short of it", '')
+    """
+    if own is None or not own > 0:
+        return ""
+    return f"; {rate / own:.2f} times the scenario's {said(own)} req/s" + (": short of it" if rate < own else "")
+
+
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.metrics.band import rate_range
@@ -167,7 +180,8 @@ def main(args: argparse.Namespace) -> int:
                 "no failing rate found within the probe budget"
             ranged = f"{rate_range(band, format_value)}; " if band else ""
             whose = " the trace's rate" if scale else ""
-            print(fill(f"saturation rate: {format_value(res.rate)}{unit}{whose} ({ranged}{upper})"))
+            print(fill(f"saturation rate: {format_value(res.rate)}{unit}{whose} ({ranged}{upper})"
+                       f"{'' if scale else over_own(res.rate, res.scenario_rate, format_value)}"))
             code = 0
         if band:
             pct = f"{band['pct']:g} %"

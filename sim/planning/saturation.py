@@ -112,6 +112,9 @@ class SaturationResult:
     closed: bool = False        # a closed loop's search: over client counts
     concurrency: int | None = None
     concurrency_upper: int | None = None
+    #: the scenario's own value at the rate path (with the overrides), what the answer is headroom over;
+    #: None when it has none there (not written out)
+    scenario_rate: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {"rate": self.rate, "upper": self.upper, "attainment": self.attainment,
@@ -207,6 +210,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     if not start > 0:
         raise ValueError(f"start rate must be > 0 (got {start})")
     check_points(max_probes * (1 if pct is None else 3), seeds, source=source.source, knobs="--start", most=True)
+    own = _own_rate(source, rate_path)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     if pct is not None:
         check_scales_capacity(runner)
@@ -276,7 +280,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                                if len(probes) < max_probes else f"the search's {max_probes} probes ran out")
     answer = _answer(probes, lo, hi, closed)
     result = SaturationResult(answer["rate"], answer["upper"], attainment, probes, band, why_none, evaluate.runs,
-                              evaluate.reused, closed, answer.get("concurrency"), answer.get("concurrency_upper"))
+                              evaluate.reused, closed, answer.get("concurrency"), answer.get("concurrency_upper"), own)
     if out_path is not None:
         drop_earlier_result(out_path, "saturation")
         write_csv(out_path / "saturation.csv", probes + [p for s in SIDES if band for p in band[s]["probes"]])
@@ -409,6 +413,17 @@ def _duration_s(source: ScenarioSource) -> float | None:
     except (ValueError, TypeError):
         return None
     return value if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else None
+
+
+def _own_rate(source: ScenarioSource, path: str) -> float | None:
+    """The scenario's value at ``path`` (:func:`_current_rate`), None when it has none there (a search
+    started with ``--start`` on a field the scenario leaves out)."""
+    from sim.errors import ScenarioError
+
+    try:
+        return _current_rate(source, path)
+    except ScenarioError:
+        return None
 
 
 def _current_rate(source: ScenarioSource, path: str) -> float:

@@ -46,9 +46,9 @@ CAPTIONS = {
                 "cumulative cash.",
     "pareto": "Compute cost against p99 TTFT of every configuration (mean, with 95% CI bars when "
               "there are several seeds); the green step line is the Pareto frontier (no other "
-              "configuration is both cheaper and faster); up to 40 configurations, each point is labelled "
+              "configuration is both cheaper and faster); each point is labelled "
               "with its values of the knobs varied, in their order (a plan's “4, 8”: the first knob 4, the "
-              "second 8); in a plan the chosen configuration is starred (with "
+              "second 8), past 40 configurations only those on the frontier and the chosen ones; in a plan the chosen configuration is starred (with "
               "the capacity band, the cheapest meeting the constraints with less capacity is ringed).",
     "saturation": "Saturation search: SLO attainment and p99 TTFT of each rate probed (each client count, on a "
                   "closed loop); the highest sustained rate (the most clients) is marked (with the capacity band, "

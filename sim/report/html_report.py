@@ -33,6 +33,7 @@ from sim.report.search_result import read_search
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 from sim.report.search_pages import add_plan, add_saturation, breaks_before_ci
+from sim.report.settlements import read_settlements, settlements_section
 
 #: the summary keys of the run page's metrics table, in order; their words and units are
 #: :data:`sim.metrics.names.METRICS`'s
@@ -346,8 +347,11 @@ def _add_run(page: Page, folder: Path, regenerate: bool) -> None:
         economics = (scenario or {}).get("economics") if scenario is not None else None
         economics = economics if isinstance(economics, dict) else {} if scenario else None
         statement = read_statement(folder)
-        page.tail = [statement_section(statement, value_at(summary, "cashflow.currency") or "USD",
-                                       str(value_at(summary, "cashflow.period") or "period"), economics),
+        currency = value_at(summary, "cashflow.currency") or "USD"
+        page.tail = [statement_section(statement, currency, str(value_at(summary, "cashflow.period") or "period"),
+                                       economics),
+                     settlements_section(read_settlements(folder), currency, value_at(summary, "cashflow.horizon_s"),
+                                         economics),
                      metrics_section(summary, costs_only(statement, economics))]
 
 

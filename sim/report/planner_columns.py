@@ -30,6 +30,7 @@ from typing import Any
 
 from sim import humanize
 from sim.economics.calendar import HOURS_PER_MONTH
+from sim.report.overview import headroom
 
 COLUMNS = ("GPUs", "replicas", "GPU-hours", "$/hour", "$/month", "$/M out tok", "cost (window)")
 """The planner columns, in the order tables print them."""
@@ -200,3 +201,25 @@ def plan_rows(shown: Sequence[tuple[Mapping[str, Any], str]], evaluated: Sequenc
     if miss is None or tuple(miss.get("overrides") or ()) in seen:
         return list(shown)
     return [*shown, (miss, "nearest miss")]
+
+
+def traffic_line(row: dict) -> str:
+    """How much more traffic a plan's answer takes, from its load factor (:func:`sim.report.overview.headroom`,
+    the run verdict's words): a ceiling at the batch limits, since latency bounds are met at less, which
+    ``fleetsim saturation`` measures; the table's ``headroom`` column is another thing, the tightest
+    constraint's slack, which a planner asking "how much headroom" read as room for traffic. Empty without a
+    load factor.
+
+        >>> traffic_line({"utilization.load_factor.mean": 0.782})
+        "traffic headroom: load factor 0.78: room for about 28% more traffic at the batch limits, less within the constraints: fleetsim saturation with the answer's --set measures it (the table's headroom is the tightest constraint's slack)"
+        >>> traffic_line({"utilization.load_factor.mean": 0.996})
+        "traffic headroom: load factor 1.00: at capacity (no room for more traffic at the batch limits) (the table's headroom is the tightest constraint's slack)"
+        >>> traffic_line({})
+        ''
+    """
+    words = headroom(row.get("utilization.load_factor.mean"))
+    if not words:
+        return ""
+    within = (", less within the constraints: fleetsim saturation with the answer's --set measures it"
+              if "room for about" in words else "")
+    return f"traffic headroom: {words}{within} (the table's headroom is the tightest constraint's slack)"

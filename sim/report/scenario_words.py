@@ -133,7 +133,7 @@ def lengths(dist: Any) -> str:
     if d == "empirical":
         return f"empirical ({len(dist.get('values') or [])} values)"
     if d == "trace":
-        return "from the trace"
+        return f"as in the trace {Path(str(dist.get('path'))).name}" if dist.get("path") else "as in the trace"
     return str(d)
 
 
@@ -275,8 +275,20 @@ def _lengths_of(wl: dict, key: str) -> str:
     trace = isinstance(arr, dict) and arr.get("process") == "trace"
     if not dist:
         return "as in the trace" if trace else "–"
+    if isinstance(dist, dict) and dist.get("dist") == "trace":    # "from the trace tokens" said no file
+        return lengths(dist)
     replaced = trace and isinstance(dist, dict) and dist.get("dist") != "trace"
     return f"{lengths(dist)} tokens" + (" (not the trace's lengths)" if replaced else "")
+
+
+def _one_trace(wl: dict) -> str | None:
+    """The file both lengths are drawn from, when they name the same one in the same format (each request's
+    prompt and output then come from one of its rows: docs/workload.md), else None."""
+    dists = [wl.get(k) for k in ("prompt_tokens", "output_tokens")]
+    if all(isinstance(d, dict) and d.get("dist") == "trace" and d.get("path") for d in dists) and \
+            (dists[0].get("path"), dists[0].get("format")) == (dists[1].get("path"), dists[1].get("format")):
+        return Path(str(dists[0]["path"])).name
+    return None
 
 
 def scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[list[str], list[tuple[str, str]]]:
@@ -293,7 +305,9 @@ def scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[list
     sentences = [f"{name}: {'; '.join(lines) or 'no pools'}, {arr} for {duration(scenario.get('duration'))}"
                  + (f" (first {duration(warmup)} excluded as warm-up)" if warmup else "") + "."]
     prompt, output = _lengths_of(wl, "prompt_tokens"), _lengths_of(wl, "output_tokens")
-    if wl.get("prompt_tokens") or wl.get("output_tokens"):
+    if (both := _one_trace(wl)) is not None:
+        sentences.append(f"Prompt and output lengths as in the trace {both}, each request's from one of its rows.")
+    elif wl.get("prompt_tokens") or wl.get("output_tokens"):
         sentences.append(f"Prompts {prompt}; outputs {output}.")
     if classes:
         sentences.append(f"{len(classes)} request classes: " + ", ".join(

@@ -19,7 +19,7 @@ from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.metrics.names import amount, name_of
 from sim.report.html_page import Page, base_header, escape, fmt, mean_ci, table, unit_of
 from sim.report.planner_columns import (COLUMNS, plain, plan_rows, planner_cells, planner_values, replicas_repeat_a_knob,
-                                        verdict)
+                                        traffic_line, verdict)
 from sim.report.scenario_words import Varied
 from sim.report.search_result import read_search
 
@@ -49,7 +49,8 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
                              if p.suffix == ".png"]
         best = data.get("best")
         answer = ("<p><b>Cheapest configuration meeting every constraint:</b> "
-                  + escape(", ".join(best["overrides"]) + _priced(best)) + "</p>") if best else \
+                  + escape(", ".join(best["overrides"]) + _priced(best)) + "</p>"
+                  + _traffic(best)) if best else \
             "<p><b>No configuration meets every constraint.</b></p>"
         band = data.get("capacity_band") if isinstance(data.get("capacity_band"), dict) else None
         pct = band.get("pct") if band and isinstance(band.get("pct"), (int, float)) else None
@@ -216,6 +217,13 @@ PLAN_NOTE = ('<p class="note">The table: each group\'s (each combination of the 
              "else it is the objective, $/hour × the simulated hours); load factor: served work / work at the batch "
              "limits (1 = saturated); headroom: the slack of the tightest constraint, a share of its bound "
              "(negative: missed).</p>")
+
+
+def _traffic(row: dict) -> str:
+    """How much more traffic the answer takes (:func:`~sim.report.planner_columns.traffic_line`), as the
+    terminal says it under the answer, as a paragraph; empty without a load factor."""
+    words = traffic_line(row)
+    return f"<p>{escape(words[0].upper() + words[1:])}.</p>" if words else ""
 
 
 def _priced(row: dict) -> str:

@@ -203,6 +203,8 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     fig = new_figure(7.0, 4.8)
     ax = fig.subplots()
     pts = [(_num(r.get(f"{x_metric}.mean")), _num(r.get(f"{y_metric}.mean"))) for r in rows]
+    front = pareto_front(pts)
+    named = labelled(len(rows), front, [best, None if robust is None else robust[0]]) if label_keys else set()
     labels: list[tuple[tuple[float, float], str]] = []     # placed last, clear of each other (sim.report.labels)
     for i, (r, (x, y)) in enumerate(zip(rows, pts)):
         if not (math.isfinite(x) and math.isfinite(y)):
@@ -212,9 +214,8 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         ok = True if feasible is None else bool(feasible[i])
         ax.errorbar([x], [y], yerr=yerr, fmt="o", color="C0" if ok else "C3",
                     mfc="C0" if ok else "none", capsize=2, alpha=0.8)
-        if label_keys and len(rows) <= 40:
+        if i in named:
             labels.append(((x, y), figure_text(", ".join(str(r.get(k)) for k in label_keys))))
-    front = pareto_front(pts)
     if len(front) > 1:          # one point is no line: a legend entry would name nothing drawn
         fx = [pts[i][0] for i in front]
         fy = [pts[i][1] for i in front]
@@ -243,6 +244,25 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     if labels:
         label_points(ax, [p for p, _ in labels], [t for _, t in labels])
     return save_figure(fig, stem)
+
+
+#: the most points a Pareto figure labels: past it, only the frontier's and the chosen ones
+MAX_LABELS = 40
+
+
+def labelled(n: int, front: Sequence[int], chosen: Sequence[int | None] = ()) -> set[int]:
+    """Which of ``n`` points a Pareto figure labels with their knob values: every one up to
+    :data:`MAX_LABELS`; past it (a plan over GPU types, parallelisms and replica counts evaluates dozens,
+    and unlabelled dots did not say which GPU type was the cheap one) the ``front``'s and the ``chosen``
+    ones (a plan's answer and robust answer), as long as they are at most as many; else none.
+
+        >>> sorted(labelled(3, [0])), sorted(labelled(41, [2, 7], [5, None])), labelled(41, range(41))
+        ([0, 1, 2], [2, 5, 7], set())
+    """
+    if n <= MAX_LABELS:
+        return set(range(n))
+    named = {*front, *(i for i in chosen if i is not None and 0 <= i < n)}
+    return named if len(named) <= MAX_LABELS else set()
 
 
 def _bounds(constraints: Sequence[str], metrics: Sequence[str]) -> list[tuple[str, str, float]]:
