@@ -3,7 +3,8 @@ records the HBM bytes per busy replica-second that its run's iterations moved (a
 MBU counts them, ``sim.perf.utilization.steps_bytes``), and the fluid steps count their busy
 replica-seconds at those bytes, read at their load, and at capacity at a saturated replica's. Against the
 request level's own summary (the same run, another path to its bytes), against a curve cached before the
-field existed, under a scaled capacity, and against the request level's MBU of a pool at and past capacity."""
+field existed, under a scaled capacity, against the request level's MBU of a pool at and past capacity,
+and on two steps worked by hand (one at capacity, one draining its backlog)."""
 from __future__ import annotations
 
 import copy
@@ -15,6 +16,7 @@ import pytest
 import sim
 from sim.fluid import capacity as capacity_mod
 from sim.fluid import capacity_curve, run_fluid
+from sim.fluid.busy import behind, busy_on
 from sim.fluid.scaled_curve import at_capacity
 from sim.io import cache_dir
 from sim.scenario.catalog import get_gpu
@@ -102,6 +104,9 @@ def test_a_scaled_capacity_moves_the_same_bytes_in_less_busy_time():
     # so each grid point's requests move the same bytes each: bytes per busy second x busy share / rate served
     per_request = curve.hbm_busy[1:] * curve.busy[1:] / curve.served_rps[1:]
     assert fast.hbm_busy[1:] * fast.busy[1:] / fast.served_rps[1:] == pytest.approx(per_request, rel=1e-12)
+    # and a saturated replica's: the same bytes a request at c times the rate, read at the faster max_rps
+    assert fast.hbm_sat / fast.max_rps == pytest.approx(curve.hbm_sat / curve.max_rps, rel=1e-12)
+    assert fast.hbm_at(fast.max_rps) == fast.hbm_sat
 
 
 @pytest.mark.parametrize("factor, tol", [(1.0, 0.035), (40.0 / 26.162, 0.015)])
@@ -127,3 +132,26 @@ def test_a_pool_at_capacity_moves_a_saturated_replicas_bytes_in_both_tiers(facto
     fluid = run_fluid(load_scenario(sc), step_s=600.0, settings=QUICK).summary["utilization"]
     assert exact["gpu_busy"] > 0.999 and fluid["gpu_busy"] > 0.999
     assert fluid["mbu"] == pytest.approx(exact["mbu"], rel=tol)
+
+
+def test_a_step_that_drains_its_backlog_counts_its_time_at_capacity_at_the_saturated_bytes():
+    """Worked by hand on two 600-s steps of the cross-tier pool (two replicas, capacity ``C`` a step): the
+    first offered ``1.5 C``, at capacity all of it, leaving ``0.5 C``; the second offered ``0.25 C``, at
+    capacity until that backlog is gone, ``0.5 / (1 - 0.25) = 2/3`` of it (served at ``C`` while
+    ``0.25 C`` a step joins), then busy at the arrivals' rate, ``0.25 max_rps`` a replica, its busy share
+    the curve's there behind the router. Bytes: the time at capacity at a saturated replica's
+    (``hbm_sat``), the rest of the busy time at the arrivals' rate's; the busy share the same split."""
+    sc = _linear_scenario(1, 1.0, 3600.0, replicas=2)
+    loaded = load_scenario(copy.deepcopy(sc))
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    cap = 2 * curve.max_rps
+    sc["duration"] = 1200.0
+    sc["workload"]["arrival"] = {"process": "piecewise", "times": [0.0, 600.0], "rates": [1.5 * cap, 0.25 * cap]}
+    pool = run_fluid(load_scenario(sc), step_s=600.0, settings=QUICK).summary["pools"]["main"]
+    full = 2.0 / 3.0
+    rest = np.array([0.25 * curve.max_rps])
+    off = (1.0 - full) * float(busy_on(behind(curve, "least_outstanding"), rest, np.array([2.0]))[0])
+    assert 0.0 < off < 1.0 - full
+    moved = 2 * 600.0 * curve.hbm_sat + 2 * 600.0 * (full * curve.hbm_sat + off * float(curve.hbm_at(rest)[0]))
+    assert pool["gpu_busy"] == pytest.approx((1.0 + full + off) / 2.0, rel=1e-12)
+    assert pool["mbu"] == pytest.approx(moved / (2 * 1200.0 * get_gpu(pool["gpu"]).hbm_bytes_per_s), rel=1e-12)

@@ -11,6 +11,7 @@ from scipy import integrate, stats
 from sim.scenario.workload import DiurnalArrival, Growth
 from sim.workload import WorkloadConfig, generate, validate
 from sim.workload.arrivals import MONTH_S, diurnal_rate, growth_integral
+from sim.workload.growth import growth_factor, growth_inverse
 
 LENGTHS = {"prompt_tokens": {"dist": "fixed", "value": 100}, "output_tokens": {"dist": "fixed", "value": 10}}
 
@@ -154,6 +155,32 @@ def test_a_growth_integral_past_a_floats_range_is_inf_not_an_error():
     """The work limits read an integral that overflows as infinitely many requests (refused), not an error."""
     with np.errstate(all="raise"):
         assert growth_integral(1e6 * MONTH_S, Growth(monthly=1.0)) == math.inf
+
+
+@pytest.mark.parametrize("monthly", [0.0835, -0.5])
+def test_growth_arrays_are_the_c_librarys_floats_element_by_element_on_any_cpu(monthly):
+    """A request-level run with growth draws its arrival times through ``G^{-1}`` and its horizon through
+    ``G``; the fluid tier its step demands through ``g`` and the integral over pieces. numpy's ``power``,
+    ``expm1`` and ``log1p`` run in AVX-512 code where the CPU has it, their last bit off the C library's for
+    5-10 % of arguments, so the same seed gave other arrival times on another machine. Each array is
+    the element-by-element value of the scalar form, itself :mod:`math`'s (the generator's horizon
+    ``math.expm1(k t) / k``, as it read before the one vectorised form), equal to the bit; a decline's
+    operational time past its total maps to ``inf``."""
+    g = Growth(monthly=monthly)
+    k = math.log1p(monthly) / MONTH_S
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0.0, 12 * MONTH_S, 20_000)
+    u = t * rng.uniform(0.0, 1.0, t.size)
+    assert growth_factor(t, g).tolist() == [(1.0 + monthly) ** (x / MONTH_S) for x in t.tolist()]
+    assert [growth_integral(x, g) for x in t.tolist()] == [math.expm1(k * x) / k for x in t.tolist()]
+    pieces = growth_integral(t, g, u, rate=3.0).tolist()
+    assert pieces == [3.0 * (1.0 + monthly) ** (b / MONTH_S) * (math.expm1(k * (a - b)) / k)
+                      for a, b in zip(t.tolist(), u.tolist())]
+    past = [-2.0 / k] if k < 0 else []          # twice a decline's total, -1 / k
+    s = np.concatenate([growth_integral(t, g), [0.0], past])
+    want = [math.log1p(k * x) / k if k * x > -1.0 else math.inf for x in s.tolist()]
+    assert growth_inverse(s, g).tolist() == want
+    assert (math.inf in want) == (k < 0)
 
 @pytest.mark.parametrize("process", ["poisson", "gamma"])
 def test_growth_multiplies_the_rate_by_month(process):
