@@ -85,3 +85,79 @@ def test_the_stabilization_window_is_the_largest_recommendation_of_its_seconds(s
         r = int(rng.integers(0, 6))
         made.append((t, r))
         assert window.add(t, r) == max((w for u, w in made if u > t - seconds), default=r)
+
+
+# ------------------------------------------------------------------ absurd but legal: warned with the range
+def _linear(sc: dict) -> dict:
+    """``sc`` on the linear step model, whose shortest step (one sequence decoding one token at a context of
+    one) is by hand 0.01 + 0.001 + 1e-5 = 0.01101 s."""
+    sc["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 0, "per_decode_token_s": 0.001,
+                  "per_context_token_s": 1e-5}
+    return sc
+
+
+def _warned(sc: dict, folder: Path, field: str) -> list[str]:
+    """The warnings loading ``sc`` gives about ``field`` (a valid scenario: it loads)."""
+    from sim.scenario.load import load_scenario
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        load_scenario(_scenario(folder, sc))
+    return [str(w.message) for w in said if str(w.message).startswith(f"{field}: ")]
+
+
+@pytest.mark.parametrize("interval,warned", [(0.011, True), (0.01101, False), (0.5, False)])
+def test_an_autoscaler_deciding_within_one_iteration_is_warned_of(tmp_path, interval, warned):
+    sc = _linear(hc._small())
+    sc["fleet"]["pools"][0]["autoscale"] = {"target": 0.7, "max": 4, "interval": interval}
+    assert _warned(sc, tmp_path, "fleet.pools.0.autoscale.interval") == ([f"fleet.pools.0.autoscale.interval: 11 ms is shorter than one iteration of pool p (its "
+                     f"shortest, one sequence decoding one token, takes 11.01 ms): decisions in between read the same "
+                     f"batch, and the run makes 5,455 of them; write at least 11.01 ms (the Kubernetes HPA decides "
+                     f"every 15 s)"] if warned else [])
+
+
+@pytest.mark.parametrize("interval,warned", [("10ms", True), (0.01101, False)])
+def test_a_time_series_sampled_within_one_iteration_is_warned_of(tmp_path, interval, warned):
+    sc = _linear(hc._small())
+    sc["metrics"] = {"interval": interval}
+    assert _warned(sc, tmp_path, "metrics.interval") == ([f"metrics.interval: 10 ms is shorter than any pool's iteration (pool p's shortest, "
+                     f"one sequence decoding one token, takes 11.01 ms): samples in between repeat the same batch, "
+                     f"6,000 rows in all; at least 11.01 ms shows every iteration"] if warned else [])
+
+
+@pytest.mark.parametrize("cooldown,said", [
+    ("1h", None),
+    ("61m", "1 h 1 m is past the longest scale-down stabilization window the Kubernetes HPA takes (1 h, "
+            "autoscaling/v2 stabilizationWindowSeconds): the pool shrinks only to the largest size asked for in the "
+            "last 1 h 1 m; to keep the replicas fixed, remove the autoscale block"),
+    (1e300, "1.16e+295 d is past the longest scale-down stabilization window the Kubernetes HPA takes (1 h, "
+            "autoscaling/v2 stabilizationWindowSeconds): longer than the run (2 h), so the pool never shrinks below "
+            "the largest size the autoscaler asks for; to keep the replicas fixed, remove the autoscale block"),
+])
+def test_a_cooldown_past_the_hpas_longest_window_is_warned_of(tmp_path, cooldown, said):
+    sc = hc._small()
+    sc["duration"] = "2h"
+    sc["fleet"]["pools"][0]["autoscale"] = {"target": 0.7, "max": 4, "cooldown": cooldown}
+    assert _warned(sc, tmp_path, "fleet.pools.0.autoscale.cooldown") == (
+        [f"fleet.pools.0.autoscale.cooldown: {said}"] if said else [])
+
+
+@pytest.mark.parametrize("clients,think,warned", [(1280, 0, False), (1281, 0, True), (1281, 1.0, False)])
+def test_a_closed_loop_of_many_more_clients_than_sequences_is_warned_of(tmp_path, clients, think, warned):
+    """Two replicas of 64 sequences run 128 at once: 1,281 clients is past 10x, 1,153 of them always waiting."""
+    sc = hc._small()
+    sc["workload"]["arrival"] = {"process": "closed", "concurrency": clients, "think_time_s": think}
+    sc["fleet"]["pools"][0].update(replicas=2, batching={"max_num_seqs": 64})
+    assert _warned(sc, tmp_path, "workload.arrival.concurrency") == ([
+        "workload.arrival.concurrency: 1,281 clients for the 128 sequences the fleet runs at once (replicas x "
+        "batching.max_num_seqs): 1,153 or more always wait, so TTFT is their queueing (clients / throughput, the "
+        "response-time law) and grows with the count, saying no more of the fleet; the run holds every client. A "
+        "closed loop measures a fleet at up to a few times its sequences (here up to 1,280 clients)"] if warned else [])
+
+
+def test_a_few_dozen_clients_on_one_sequence_are_a_queueing_study_not_warned_of(tmp_path):
+    """The machine-repairman model (M/M/1//N, tests/test_closed_loop*.py) puts 32 clients on one sequence."""
+    sc = hc._small()
+    sc["workload"]["arrival"] = {"process": "closed", "concurrency": 32}
+    sc["fleet"]["pools"][0]["batching"] = {"max_num_seqs": 1}
+    assert _warned(sc, tmp_path, "workload.arrival.concurrency") == []
