@@ -5,6 +5,7 @@ and output folders that missed a spelling.
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from pathlib import Path
 
@@ -161,3 +162,43 @@ def test_a_few_dozen_clients_on_one_sequence_are_a_queueing_study_not_warned_of(
     sc["workload"]["arrival"] = {"process": "closed", "concurrency": 32}
     sc["fleet"]["pools"][0]["batching"] = {"max_num_seqs": 1}
     assert _warned(sc, tmp_path, "workload.arrival.concurrency") == []
+
+
+# ------------------------------------------------------------------ paths: bytes, and two names of one file
+def test_a_bytes_path_too_long_is_said_as_a_str_one_is():
+    """``os.fsencode`` took bytes, then ``Path(bytes)`` raised TypeError: the check meant to explain ENAMETOOLONG
+    crashed on the path it was given."""
+    from sim.paths import too_long
+
+    name = "x" * 300
+    assert too_long(f"results/{name}".encode()) == too_long(f"results/{name}")
+    assert too_long(b"results/run") is None
+
+
+def test_compare_out_over_another_name_of_a_results_file_is_refused_and_the_file_kept(tmp_path, capsys):
+    """On a case-insensitive file system (macOS's and Windows' default) ``b/SUMMARY.json`` is ``b/summary.json``,
+    yet the check compared the paths' spelling and let ``compare --out b/SUMMARY.json`` write over the summary. A
+    hard link is such a second name on any file system: the check now asks the file system."""
+    path = _scenario(tmp_path)
+    for name in ("a", "b"):
+        assert _main(["run", str(path), "--out", str(tmp_path / name), "--quiet", "--figures", "none"]) == 0
+    capsys.readouterr()
+    summary = tmp_path / "b" / "summary.json"
+    alias = tmp_path / "b" / "SUMMARY.json"
+    os.link(summary, alias)
+    before = summary.read_bytes()
+    a = str(tmp_path / "a")
+    assert _main(["compare", a, a, "--out", str(alias)]) == 2
+    assert _err(capsys) == [f"--out: {alias}: it is a file of the result in {tmp_path / 'b'}, which writing it would "
+                            "replace; name a file outside the result's folder"]
+    assert summary.read_bytes() == before
+
+
+def test_an_output_named_as_another_name_of_an_input_is_refused(tmp_path):
+    from sim.paths import output_file_problem
+
+    given = tmp_path / "points.csv"
+    given.write_text("x\n")
+    os.link(given, tmp_path / "POINTS.csv")
+    assert output_file_problem(tmp_path / "POINTS.csv", [given]) == (f"it is the input file {given}, which writing "
+                                                                     f"it would replace; name another file")
