@@ -98,13 +98,14 @@ def _linear(sc: dict) -> dict:
 
 
 def _warned(sc: dict, folder: Path, field: str) -> list[str]:
-    """The warnings loading ``sc`` gives about ``field`` (a valid scenario: it loads)."""
+    """The warnings loading ``sc`` gives about ``field`` (or, of an SLO block, its two fields)."""
     from sim.scenario.load import load_scenario
 
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         load_scenario(_scenario(folder, sc))
-    return [str(w.message) for w in said if str(w.message).startswith(f"{field}: ")]
+    return [str(w.message) for w in said if str(w.message).split(": ", 1)[0] in (field, f"{field}.ttft_s",
+                                                                                  f"{field}.tpot_s")]
 
 
 @pytest.mark.parametrize("interval,warned", [(0.011, True), (0.01101, False), (0.5, False)])
@@ -202,3 +203,18 @@ def test_an_output_named_as_another_name_of_an_input_is_refused(tmp_path):
     os.link(given, tmp_path / "POINTS.csv")
     assert output_file_problem(tmp_path / "POINTS.csv", [given]) == (f"it is the input file {given}, which writing "
                                                                      f"it would replace; name another file")
+
+
+@pytest.mark.parametrize("where", ["slo", "workload.classes.0.slo"])
+def test_an_slo_shorter_than_any_iteration_is_warned_of(tmp_path, where):
+    """``slo.ttft_s: 1e-320`` ran to an attainment of 0 without a word: no first token comes before one iteration
+    (0.01101 s by hand on this linear step model), nor any later one."""
+    sc = _linear(hc._small())
+    slo = {"ttft_s": "11ms", "tpot_s": 0.0111}
+    if where == "slo":
+        sc["slo"] = slo
+    else:
+        sc["workload"]["classes"] = [{"name": "a", "share": 1.0, "slo": slo}]
+    assert _warned(sc, tmp_path, where) == [f"{where}.ttft_s: 11 ms is shorter than any pool's iteration (pool p's shortest, one sequence "
+                      f"decoding one token, takes 11.01 ms): a first token takes at least one iteration, its "
+                      f"prompt's, so no request meets it, whatever the fleet"]

@@ -7,6 +7,9 @@ extreme study may mean them):
   under :data:`LOOKED_AT_S` has its pools' step computed; no autoscaler in use decides more often (the
   Kubernetes HPA every 15 s, its ``--horizontal-pod-autoscaler-sync-period``; KEDA every 30 s, its
   ``pollingInterval``);
+* an SLO (``slo.ttft_s``, ``slo.tpot_s``, a class's) shorter than every pool's shortest iteration: a first
+  token takes at least one iteration (its prompt's) and each later one another, so no request meets it and
+  ``slo.attainment`` is 0 whatever the fleet;
 * a ``cooldown`` past :data:`MAX_WINDOW_S`, the longest scale-down stabilization window the HPA takes
   (``autoscaling/v2`` ``HPAScalingRules.stabilizationWindowSeconds``: "less than or equal to 3600 (one
   hour)"): the pool then never shrinks below the largest size asked for within it;
@@ -86,6 +89,32 @@ def interval_warnings(loaded) -> list[tuple[str, str]]:
                     f"shortest, one sequence decoding one token, takes {_short(steps[i])}): samples in between "
                     f"repeat the same batch, {count(sc.duration / sc.metrics.interval)} rows in all; at least "
                     f"{_short(steps[i])} shows every iteration"))
+    return out
+
+
+def slo_warnings(loaded) -> list[tuple[str, str]]:
+    """``(field, message)`` for an SLO no request can meet: shorter than every pool's shortest iteration."""
+    sc = loaded.scenario
+    targets = [("slo", sc.slo)] + [(f"workload.classes.{i}.slo", c.slo) for i, c in enumerate(sc.workload.classes)
+                                   if c.slo is not None]
+    if not any(getattr(t, k) is not None and getattr(t, k) < LOOKED_AT_S for _, t in targets
+               for k in ("ttft_s", "tpot_s")):
+        return []
+    steps = _shortest_steps(loaded)
+    if not steps:
+        return []
+    i = min(steps, key=steps.get)
+    out = []
+    for where, t in targets:
+        for key, why in (("ttft_s", "a first token takes at least one iteration, its prompt's, so no request "
+                                    "meets it"),
+                         ("tpot_s", "each token after the first takes at least one iteration, so no request of two "
+                                    "tokens or more meets it")):
+            v = getattr(t, key)
+            if v is not None and v < steps[i]:
+                out.append((f"{where}.{key}", f"{_short(v)} is shorter than any pool's iteration (pool "
+                                              f"{sc.fleet.pools[i].name}'s shortest, one sequence decoding one token, "
+                                              f"takes {_short(steps[i])}): {why}, whatever the fleet"))
     return out
 
 
