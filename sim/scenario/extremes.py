@@ -21,6 +21,7 @@ extreme study may mean them):
 """
 from __future__ import annotations
 
+from sim.errors import InputError, ScenarioError
 from sim.humanize import count, duration
 
 #: intervals under this (seconds) have the pools' shortest step computed to compare them with
@@ -59,8 +60,8 @@ def _shortest_steps(loaded) -> dict[int, float]:
         try:
             out[i] = pool_step_model(sc, pool, loaded.base_dir).step_time(
                 BatchShape(decode_seqs=1, decode_context_tokens=1))
-        except (ValueError, KeyError, OverflowError, ZeroDivisionError, OSError):
-            continue
+        except (InputError, ScenarioError, ValueError, KeyError, OverflowError, ZeroDivisionError, OSError):
+            continue        # (a step-time file's problem is said by the checks of perf files)
     return out
 
 
@@ -93,12 +94,13 @@ def interval_warnings(loaded) -> list[tuple[str, str]]:
 
 
 def slo_warnings(loaded) -> list[tuple[str, str]]:
-    """``(field, message)`` for an SLO no request can meet: shorter than every pool's shortest iteration."""
+    """``(field, message)`` for an SLO the scenario writes that no request can meet: shorter than every pool's
+    shortest iteration (a default the scenario leaves is not said: a step that long is the problem, said apart)."""
     sc = loaded.scenario
     targets = [("slo", sc.slo)] + [(f"workload.classes.{i}.slo", c.slo) for i, c in enumerate(sc.workload.classes)
                                    if c.slo is not None]
-    if not any(getattr(t, k) is not None and getattr(t, k) < LOOKED_AT_S for _, t in targets
-               for k in ("ttft_s", "tpot_s")):
+    if not any(k in t.model_fields_set and getattr(t, k) is not None and getattr(t, k) < LOOKED_AT_S
+               for _, t in targets for k in ("ttft_s", "tpot_s")):
         return []
     steps = _shortest_steps(loaded)
     if not steps:
@@ -110,7 +112,7 @@ def slo_warnings(loaded) -> list[tuple[str, str]]:
                                     "meets it"),
                          ("tpot_s", "each token after the first takes at least one iteration, so no request of two "
                                     "tokens or more meets it")):
-            v = getattr(t, key)
+            v = getattr(t, key) if key in t.model_fields_set else None    # (a default is not the user's)
             if v is not None and v < steps[i]:
                 out.append((f"{where}.{key}", f"{_short(v)} is shorter than any pool's iteration (pool "
                                               f"{sc.fleet.pools[i].name}'s shortest, one sequence decoding one token, "
