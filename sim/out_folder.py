@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from sim.errors import InputError
-from sim.paths import followed, too_long
+from sim.paths import followed, same_file, too_long
 
 #: the file saying which command a result folder belongs to, written before its first point runs
 OWNER_FILE = "command.json"
@@ -101,7 +101,7 @@ def result_file_problem(path: str | Path) -> str | None:
     real = Path(os.path.realpath(path))
     for folder in (real.parent, real.parent.parent):
         ours = [*result_files(folder), *(folder / n for n in (OWNER_FILE, *RESULT_FILES, *SEARCH_TABLES))]
-        if _a_result(folder) and (real in {Path(os.path.realpath(f)) for f in ours} or real.parent == folder / "points"):
+        if _a_result(folder) and (any(same_file(real, f) for f in ours) or same_file(real.parent, folder / "points")):
             return (f"it is a file of the result in {folder}, which writing it would replace; name a file outside "
                     f"the result's folder")
     return None

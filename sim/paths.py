@@ -101,12 +101,12 @@ def too_long(path: str | Path) -> str | None:
 
         >>> too_long("results/" + "x" * 300)
         "a name in it is 300 bytes long ('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'...): the file system takes names of at most 255"
-        >>> too_long("results/run") is None
-        True
+        >>> too_long("results/run") is None, too_long(b"results/" + b"x" * 300)[:26]
+        (True, 'a name in it is 300 bytes ')
     """
     raw = os.fsencode(path)
     longest = max(raw.split(b"/"), key=len)
-    name_max, path_max = _limits(Path(path))
+    name_max, path_max = _limits(Path(os.fsdecode(raw)))     # (a bytes path too: Path() refuses one)
     if len(longest) > name_max:
         name = os.fsdecode(longest)
         return (f"a name in it is {len(longest):,} bytes long ({name[:40]!r}{'...' if len(name) > 40 else ''}): the "
@@ -142,7 +142,7 @@ def output_file_problem(path: str | Path, inputs: Sequence[str | Path | None] = 
         return loop_message(p, link, "name another file").removeprefix(f"{p}: ")
     real = Path(os.path.realpath(p))
     for given in (i for i in inputs if i is not None):
-        if real == Path(os.path.realpath(given)):
+        if same_file(real, given):
             return f"it is the input file {given}, which writing it would replace; name another file"
     if real.is_dir():
         return "is a folder; name a file in it"
@@ -150,6 +150,22 @@ def output_file_problem(path: str | Path, inputs: Sequence[str | Path | None] = 
         what = "is a file" if real.parent.exists() else "does not exist"
         return f"its folder {real.parent} {what}; make the folder first or name a file in one"
     return None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once links are followed, or two names the file
+    system gives one file (``SUMMARY.json`` and ``summary.json`` on a case-insensitive one, as macOS's and
+    Windows' are by default; a hard link), which only the file itself can tell.
+
+        >>> same_file("/tmp/../tmp/x.yaml", "/tmp/x.yaml"), same_file("/", "/tmp")
+        (True, False)
+    """
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):       # (either missing: a file written there is no other one)
+        return False
 
 
 def make_folder(path: str | Path) -> None:

@@ -19,6 +19,7 @@ from sim.economics.calendar import LAST_YEAR   # the last calendar year a run ma
 from sim.errors import ScenarioWarning, given
 from sim.humanize import plural
 from sim.scenario.class_pins import pin_problems, pin_warnings
+from sim.scenario.extremes import cooldown_warnings, crowd_warnings, interval_warnings, slo_warnings
 from sim.scenario.catalog import get_model, gpu_family
 from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.pool_checks import MAX_NIC_GBPS, MAX_NVLINK_DOMAIN_GPUS, MIN_IB_GBPS
@@ -77,6 +78,9 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     notes.extend(_patience_warnings(sc.workload))
     notes.extend(_late_burst_warnings(sc.workload, sc.duration))
     notes.extend(_sparse_trace_warnings(sc.workload, sc.duration, loaded.base_dir))
+    notes.extend(cooldown_warnings(sc) + crowd_warnings(sc))
+    if not problems and sc.fidelity == "request":   # (a pool refused may have no step to compare with)
+        notes.extend(interval_warnings(loaded) + slo_warnings(loaded))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))

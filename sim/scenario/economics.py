@@ -44,6 +44,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from sim.errors import ScenarioError, given, printable
+from sim.io import reads_as_number
 from sim.scenario.types import FIELD_ERROR, Day, Duration, Name, Strict, field_error
 
 Period = Literal["day", "week", "month", "quarter", "year"]
@@ -98,6 +99,8 @@ def _not_one_bracket(value: Any) -> Any:
             if not isinstance(b, Mapping):
                 raise ValueError(f"{_RATE_FORMS} (got {given(b)} as bracket {i}: each bracket is a mapping of "
                                  f"up_to_usd and rate)")
+    elif isinstance(value, str) and reads_as_number(value):
+        return value        # text that is a number is the number, as in every number field (YAML reads 2e-1 as text)
     elif value is None or isinstance(value, (str, bool)):
         raise ValueError(f"{_RATE_FORMS} (got {given(value)}{'; 20 % is 0.2' if isinstance(value, str) else ''})")
     return value

@@ -91,6 +91,7 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
         return [("model.hf_config", f"{hf}: {path.removeprefix('model.')} (from the file): {msg}")
                 if path.removeprefix("model.") in read else (path, msg) for path, msg in problems]
 
+    d = _counts_from_text(d)
     problems = _field_problems(d)
     if problems:
         raise ScenarioError(said(problems))
@@ -115,6 +116,24 @@ def _with_hf_config(d: dict) -> dict:
         raise ScenarioError([("model.hf_config", str(exc))]) from None
     fields.setdefault("name", _stem(hf))
     return {**fields, **d}
+
+
+def _counts_from_text(d: dict) -> dict:
+    """``d`` with each count written as text that spells a whole number (``n_layers: "32"``) as that
+    number, as every other whole-number field of a scenario reads it (``replicas: "4"`` is 4); other
+    text stays, for :func:`_field_problems` to refuse.
+
+        >>> _counts_from_text({"n_layers": " 32 ", "hidden": "4096.5", "name": "7"})
+        {'n_layers': 32, 'hidden': '4096.5', 'name': '7'}
+    """
+    out = dict(d)
+    for k in _REQUIRED + _OPTIONAL_INT + _OPTIONAL_COUNT:
+        if isinstance(out.get(k), str):
+            try:
+                out[k] = int(out[k].strip())
+            except ValueError:
+                pass
+    return out
 
 
 def _field_problems(d: dict) -> list[tuple[str, str]]:

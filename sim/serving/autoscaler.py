@@ -88,7 +88,7 @@ from sim.perf.memory import BYTES_PER_ELEMENT
 from sim.metrics.utilization import pool_seconds_per_request, tokens_per_request
 from sim.perf.utilization import load_factor
 from sim.serving.clock import at
-from sim.serving.hpa import desired_replicas, period_changes, scale_up_limit
+from sim.serving.hpa import StabilizationWindow, desired_replicas, period_changes, scale_up_limit
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
@@ -118,7 +118,7 @@ class Autoscaler:
         self.pool = pool
         self.cfg = cfg
         self.delay_s = cfg.scale_up_delay if cfg.scale_up_delay is not None else default_scale_up_delay_s(pool)
-        self.recs: deque[tuple[float, int]] = deque()   # (time, recommendation) within the window
+        self.window = StabilizationWindow(cfg.cooldown)   # the recommendations of the last cooldown seconds
         self.events: deque[tuple[float, int]] = deque()  # (time, replicas added or removed) within scale_up_period
         self.scale_ups = 0
         self.scale_downs = 0
@@ -244,10 +244,7 @@ class Autoscaler:
         if self.fleet.patience is not None:
             self.fleet.expire_all(t)     # clients who gave up by now are out of the queues it reads
         want = self.recommendation()
-        recs = self.recs
-        recs.append((t, want))
-        while recs and recs[0][0] <= t - self.cfg.cooldown:
-            recs.popleft()
+        floor = self.window.add(t, want)   # cooldown 0: only the current recommendation
         current = [r for r in self.pool.live if not r.draining]
         n = len(current)
         events = self.events
@@ -263,7 +260,6 @@ class Autoscaler:
             for _ in range(want - n):
                 self._provision()
             return
-        floor = max((w for _, w in recs), default=want)  # cooldown 0: only the current recommendation
         if floor < n:
             self.scale_downs += 1
             events.append((t, floor - n))

@@ -37,6 +37,7 @@ applies (never below the current replicas)::
 from __future__ import annotations
 
 import math
+from collections import deque
 
 
 def keeps_current(ratio: float, ready: float, unready: float, tolerance: float, rebalance: bool = True) -> bool:
@@ -111,3 +112,32 @@ def scale_up_limit(current: float, added: float, removed: float, pods: int | Non
     if percent is not None:
         caps.append(-(-round(start * (100 + percent)) // 100))     # ceil, in whole numbers: no float rounding
     return max(max(caps), current, 1)
+
+
+class StabilizationWindow:
+    """The largest recommendation of the last ``seconds`` (the HPA's scale-down stabilization window), kept
+    as the recommendations no later one is at least as large as: each is added and dropped once, so a
+    decision costs O(1) on average however many the window holds (an autoscaler deciding every millisecond
+    under a 300 s cooldown held 300,000 and read them all at every decision).
+
+        >>> w = StabilizationWindow(10.0)
+        >>> [w.add(t, r) for t, r in ((0, 5), (4, 3), (8, 4), (11, 2), (15, 1))]   # 5 drops out after t = 10
+        [5, 5, 5, 4, 4]
+        >>> StabilizationWindow(0.0).add(3, 7)     # no window: the recommendation itself
+        7
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._kept: deque[tuple[float, int]] = deque()     # times rising, recommendations falling
+
+    def add(self, t: float, recommendation: int) -> int:
+        """Add ``recommendation`` made at ``t`` and return the largest within ``(t - seconds, t]``
+        (``recommendation`` itself when the window is 0 s)."""
+        kept = self._kept
+        while kept and kept[-1][1] <= recommendation:
+            kept.pop()
+        kept.append((t, recommendation))
+        while kept and kept[0][0] <= t - self.seconds:
+            kept.popleft()
+        return kept[0][1] if kept else recommendation
