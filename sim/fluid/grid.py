@@ -120,15 +120,15 @@ def window_admitted(rec: np.ndarray, warm: float, end: float) -> float:
     return float(len(after) - int(np.sum(after["status"] == REJECTED))) / (end - warm)
 
 
-def busy_bandwidth(res) -> float | None:
-    """HBM bytes per GPU a run's iterations moved per busy replica-second: the bytes its MBU counts
-    (``Result.extra["hbm_bytes"]``, :func:`sim.metrics.utilization.pool_bytes`: of the iterations it ran,
-    their tokens, the KV they read) over its replicas' busy time, both over the whole run. ``None``
-    where the run has no MBU (a precision the roofline cannot price). A grid run counts them after its
-    warmup instead (:func:`sim.fluid.capacity._grid_run`, the same bytes booked there and at its end): a
-    short run starts with its batches empty, and over the whole run the cross-tier pool's 66-second run at
-    0.9 of ``max_rps`` read 5 % more bytes a busy second than after its warmup, and 6.5 % more than an
-    hour's run on average over calibration seeds (``docs/scaling.md``, "MBU in both tiers").
+def busy_bandwidth(moved: tuple[float | None, float]) -> float | None:
+    """HBM bytes per GPU a grid run's iterations moved per busy replica-second, from ``moved``: the bytes
+    its MBU counts (:func:`sim.metrics.utilization.pool_bytes`: of the iterations it ran, their tokens, the
+    KV they read) and its replicas' busy seconds, both booked after its warmup
+    (:func:`sim.fluid.capacity._grid_run` through :meth:`sim.api.LiveRun.moved`), the window its busy share
+    reads. ``None`` where the run has no MBU (a precision the roofline cannot price). Not over the whole
+    run: a short run starts with its batches empty, and over the whole run the cross-tier pool's 66-second
+    run at 0.9 of ``max_rps`` read 5 % more bytes a busy second than after its warmup, and 6.5 % more than
+    an hour's run on average over calibration seeds (``docs/scaling.md``, "MBU in both tiers").
 
     Per busy second, not per request served. A replica moves its weights once an iteration however many
     sequences share it, so its bytes per request go as one over its batch: Llama-3-70B on 4 x A100
@@ -140,12 +140,15 @@ def busy_bandwidth(res) -> float | None:
     busy longer and moving more bytes for the same requests than the curve's group. Counted per request
     served, that pool's MBU read 13 % below the request level's (per busy second 0.2 %). A replica ``c``
     times as fast moves the same bytes in ``1 / c`` of the busy time: ``x c`` at a scaled capacity
-    (:mod:`sim.fluid.scaled_curve`), as MFU. Read at the rate the run admitted (:meth:`GridRuns.hbm_rates`)."""
-    moved = list((res.extra.get("hbm_bytes") or {}).values())
-    if not moved or any(v is None for v in moved):
+    (:mod:`sim.fluid.scaled_curve`), as MFU. Read at the rate the run admitted (:meth:`GridRuns.hbm_rates`).
+
+        >>> busy_bandwidth((3.0e12, 2.0)), busy_bandwidth((None, 2.0)), busy_bandwidth((0.0, 0.0))
+        (1500000000000.0, None, 0.0)
+    """
+    bytes_, busy = moved
+    if bytes_ is None:
         return None
-    busy = sum(b["gpu_hours_busy"] * 3600.0 / (b["gpus_per_replica"] * b["scale"]) for b in res.summary["pools"].values())
-    return float(sum(moved)) / busy if busy > 0 else 0.0
+    return float(bytes_) / busy if busy > 0 else 0.0
 
 
 class GridRuns:
@@ -171,11 +174,11 @@ class GridRuns:
         self.ratio: list[np.ndarray] = []
         self.c_ratio: list[list[np.ndarray]] = [[] for _ in range(n_cls)]
 
-    def add(self, rate: float, warm: float, res, moved: tuple[float | None, float] | None = None) -> None:
+    def add(self, rate: float, warm: float, res, moved: tuple[float | None, float]) -> None:
         """One grid run at ``rate``: its summary's numbers, histograms, classes and counts. ``moved``: the
         HBM bytes per GPU and busy replica-seconds its iterations booked after the warmup
         (:func:`sim.fluid.capacity._grid_run`), MBU's bytes per busy second over the window the busy
-        share reads; ``None``: the whole run's (:func:`busy_bandwidth`)."""
+        share reads (:func:`busy_bandwidth`)."""
         s = res.summary
         self.rates.append(rate)
         self.served.append(s["throughput"]["requests_per_s"])
@@ -186,13 +189,8 @@ class GridRuns:
         self.busy.append(window_busy(res.timeseries, warm, end, s["utilization"]["gpu_busy"]))
         self.kv.append(s["utilization"]["kv_cache_mean"])
         self.mfu.append(window_mfu(res.records, s["utilization"]["mfu"], warm, end))
-        if moved is None:
-            self.bytes.append(busy_bandwidth(res))
-            req = s["requests"]
-            self.admitted.append((req["arrived"] - req["rejected"]) / end if end > 0 else 0.0)
-        else:
-            self.bytes.append(None if moved[0] is None else moved[0] / moved[1] if moved[1] > 0 else 0.0)
-            self.admitted.append(window_admitted(res.records, warm, end))
+        self.bytes.append(busy_bandwidth(moved))
+        self.admitted.append(window_admitted(res.records, warm, end))
         for m in METRICS:
             for st in STATS:
                 v = s["latency"][m][st]
@@ -211,8 +209,7 @@ class GridRuns:
 
     def hbm_rates(self) -> np.ndarray:
         """The load each point's bytes per busy second go with: the requests its run admitted per second
-        over the window its bytes and busy time are counted on (:func:`window_admitted`; the whole run
-        where they are the whole run's) (the rate its Poisson draw offered, not
+        over the window its bytes and busy time are counted on (:func:`window_admitted`) (the rate its Poisson draw offered, not
         the nominal one; not the window's completions, which near saturation lag the arrivals by the
         requests still in flight at the end: ``provider_partner_derived.yaml``'s group of four completed
         0.847 of ``max_rps`` at 0.9 offered, and paired with that, its bytes per busy second read 13 % below a
