@@ -200,7 +200,8 @@ def test_a_step_that_ends_behind_a_backlog_ends_with_its_batches_full():
     sequences: the batch full over the sixth of the hour at capacity, the rest at ``0.25 mu`` (Little's law on
     the service there), ``8 / 6 + (5 / 6) x 0.25 mu x s`` (2.27; the request level's samples over the hour:
     2.32 for seed 1), where the row read the end's 8 over the whole hour before, and the step's mean load's
-    1.8 before that."""
+    1.8 before that; its KV blocks in use the same mix (2.68, the request level's 2.77; the mean load's 2.26
+    before)."""
     from test_fluid_backlog_load import MU, batching_pool
 
     def run(fidelity: str):
@@ -227,6 +228,12 @@ def test_a_step_that_ends_behind_a_backlog_ends_with_its_batches_full():
     low = float(np.interp(0.25 * MU, curve.rates_rps, service))
     assert end[5] == pytest.approx(8.0 / 6 + 5 / 6 * 0.25 * MU * low, rel=0.02)
     assert end[5] == pytest.approx(req.timeseries[hour, 5].mean(), rel=0.1)
+    # KV in use likewise: the top point's over the sixth at capacity, 0.25 mu's over the rest (2.68 blocks; the
+    # request level's samples 2.77 for seed 1; the hour's mean load read 2.26 before, 18 % under)
+    kv = 1 / 6 * float(np.interp(curve.max_rps, curve.rates_rps, curve.kv)) \
+        + 5 / 6 * float(np.interp(0.25 * MU, curve.rates_rps, curve.kv))
+    assert end[7] == pytest.approx(kv, rel=1e-9)
+    assert end[6] == pytest.approx(req.timeseries[hour, 6].mean(), rel=0.1)
 
 
 def test_each_class_waits_its_own_share_of_the_backlog_inside_the_step():

@@ -421,7 +421,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     # MBU's bytes: the steps' busy replica-seconds at the bytes per busy second the curve's runs moved at the load
     moved = None if curve.hbm_busy is None else float(np.sum(up * dt_s * busy * curve.hbm_at(load)))
-    kv = at(curve.kv)
+    # KV in use: the step's mean too, a saturated replica's over the share of it at capacity, the rest at the
+    # rate served then (as busy and running), not the mean load's (an hour at capacity for its last sixth)
+    per_rest = _share(rest, up * dt_s)
+    kv = np.where(full > 0, full * curve.at(curve.kv, np.full(n_steps, curve.max_rps))
+                  + (1.0 - full) * curve.at(curve.kv, per_rest), at(curve.kv))
     mfu = curve.at_served(curve.mfu, load)
     meas = l_served * steps.after_warm
     # the latencies: the curve's (its queueing included) at the load served at each instant, shifted by what
@@ -472,7 +476,6 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
         waiting = np.where(swings, np.maximum(mean_q, queue_mean(q.b_start, q.sub_in, np.zeros(n_steps))), waiting)
     # its running: the step's mean too, a saturated replica's over the share of it at capacity (as ``busy``),
     # the rest at the rate served then; a step never at capacity, its mean load's (a replay's: its end's)
-    per_rest = _share(rest, up * dt_s)
     run_rest = per_rest * up * np.nan_to_num(curve.at(curve.latency["e2e"]["mean"], per_rest)
                                              - curve.at(curve.latency["queue"]["mean"], per_rest))
     mean_run = np.where(full > 0, full * sat + (1.0 - full) * run_rest, end_run)
