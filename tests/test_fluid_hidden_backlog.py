@@ -366,3 +366,20 @@ def test_a_pool_scaled_from_zero_turns_its_first_step_away_or_waits_for_its_repl
     assert s["requests"]["rejected_by_reason"] == {"no_replica": 60}
     assert len(said) == 1 and "with no replica serving, requests wait until one is ready" in said[0], said
     assert "wait up to" not in said[0] and "–" not in said[0]
+
+
+def test_a_step_with_no_replica_serving_holds_no_kv_in_use():
+    """A pool scaled from zero behind a central queue, its replica booting for 90 minutes: the first hour's
+    arrivals wait in the central queue with no replica serving, so its row has nothing running, no KV block in
+    use and a KV share of 0 (the request level's rows cover the ready replicas only), though the hour ends
+    behind a backlog, at capacity by the backlog's rule (read so, its KV share would be the top point's, 0.003)."""
+    sc = pool("fluid", {"process": "poisson", "rate": 0.5}, duration=7200.0, step_s=3600.0)
+    sc["fleet"]["router"] = "central_queue"
+    sc["fleet"]["pools"][0]["replicas"] = 0
+    sc["fleet"]["pools"][0]["autoscale"] = {"metric": "load_factor", "target": 0.8, "min": 0, "max": 2,
+                                            "scale_up_delay": 5400}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = sim.run(sc).timeseries[0]
+    assert first[0] == 3600.0 and first[4] > 0                  # held in the central queue
+    assert first[5] == 0 and first[6] == 0 and first[7] == 0    # running, KV blocks, KV share

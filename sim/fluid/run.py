@@ -424,7 +424,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
     # KV in use: the step's mean too, a saturated replica's over the share of it at capacity, the rest at the
     # rate served then (as busy and running), not the mean load's (an hour at capacity for its last sixth)
     per_rest = _share(rest, up * dt_s)
-    kv = np.where(full > 0, full * curve.at(curve.kv, np.full(n_steps, curve.max_rps))
+    kv = np.where((full > 0) & (up > 0), full * curve.at(curve.kv, np.full(n_steps, curve.max_rps))
                   + (1.0 - full) * curve.at(curve.kv, per_rest), at(curve.kv))
     mfu = curve.at_served(curve.mfu, load)
     meas = l_served * steps.after_warm
