@@ -26,6 +26,8 @@ import numpy as np
 import pytest
 
 import sim
+from sim.fluid.run import measured_curves
+from sim.scenario.load import scenario_from_dict
 from tiers_pool import pool
 
 ARRIVAL = {"process": "piecewise", "times": [0, 1200, 1800], "rates": [0.5, 1.5, 0.5]}
@@ -190,13 +192,16 @@ def test_a_step_that_ends_behind_a_backlog_ends_with_its_batches_full():
     """The batching replica of ``test_fluid_backlog_load`` (at most 8 sequences, ``mu = 3.2787``/s) at
     ``0.25 mu`` for 50 minutes, ``3 mu`` for 10, then ``0.25 mu``, two hourly steps: the first ends with
     ``2 mu x 600 = 3,934`` waiting and the replica at capacity, its batch full, 8 running (by hand, the
-    batch limit; the request level's row at 3,600 s reads 8 too). The time series' row at that end reads
-    the 8 running, as ``in_flight_peak`` does (a saturated replica's, ``max_rps`` x its 2.44 s service), not
-    the step's mean load's 1.8 (its mean served rate times its service time there), which the row read
-    before; its queue is the hour's mean, a straight rise to 3,934 over its last 600 s: ``3,934 x 600 / 2 /
-    3,600 = 327.9`` (it read the end's 3,934 before). The request level's rows, a sample every 60 s, average
-    over the hour to what its samples of that rise add up to, ``2 mu x 60 x (1 + ... + 10) / 60 = 360.7`` by
-    hand (378.4 for seed 1), where the fluid row drawn over the hour read ten times as many before."""
+    batch limit; the request level's row at 3,600 s reads 8 too), as ``in_flight_peak`` reads it (a saturated
+    replica's, ``max_rps`` x its 2.44 s service). The time series' row is the hour's mean: its queue a
+    straight rise to 3,934 over its last 600 s, ``3,934 x 600 / 2 / 3,600 = 327.9`` (it read the end's 3,934
+    before); the request level's rows, a sample every 60 s, average over the hour to what its samples of that
+    rise add up to, ``2 mu x 60 x (1 + ... + 10) / 60 = 360.7`` by hand (378.4 for seed 1). Its running
+    sequences: the batch full over the sixth of the hour at capacity, the rest at ``0.25 mu`` (Little's law on
+    the service there), ``8 / 6 + (5 / 6) x 0.25 mu x s`` (2.27; the request level's samples over the hour:
+    2.32 for seed 1), where the row read the end's 8 over the whole hour before, and the step's mean load's
+    1.8 before that; its KV blocks in use the same mix (2.68, the request level's 2.77; the mean load's 2.26
+    before)."""
     from test_fluid_backlog_load import MU, batching_pool
 
     def run(fidelity: str):
@@ -210,13 +215,25 @@ def test_a_step_that_ends_behind_a_backlog_ends_with_its_batches_full():
     fluid, req = run("fluid"), run("request")
     end = fluid.timeseries[fluid.timeseries[:, 0] == 3600.0][0]
     assert end[3] == pytest.approx(2 * MU * 600 * 600 / 2 / 3600, rel=0.01)    # the backlog's mean over the hour
-    assert end[5] == pytest.approx(8.0, rel=0.02)                    # running: the batch full
-    assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8
+    assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8             # the batch full at the end
     assert fluid.summary["stability"]["in_flight_peak"] == pytest.approx(2 * MU * 600 + 8, rel=0.01)
     hour = (req.timeseries[:, 0] > 0) & (req.timeseries[:, 0] <= 3600.0)
     sampled = req.timeseries[hour, 3].mean()
     assert sampled == pytest.approx(2 * MU * 60 * 55 / 60, rel=0.1)       # 360.7: 60 s samples of the rise
     assert end[3] == pytest.approx(sampled, rel=0.15)
+    # running: the hour's mean, 8 over its last sixth and Little's law at 0.25 mu over the rest, as the request
+    # level's samples over the hour average (not the end's 8 drawn over the whole hour)
+    curve = measured_curves(scenario_from_dict(batching_pool("fluid")))[0]
+    service = np.asarray(curve.latency["e2e"]["mean"]) - np.asarray(curve.latency["queue"]["mean"])
+    low = float(np.interp(0.25 * MU, curve.rates_rps, service))
+    assert end[5] == pytest.approx(8.0 / 6 + 5 / 6 * 0.25 * MU * low, rel=0.02)
+    assert end[5] == pytest.approx(req.timeseries[hour, 5].mean(), rel=0.1)
+    # KV in use likewise: the top point's over the sixth at capacity, 0.25 mu's over the rest (2.68 blocks; the
+    # request level's samples 2.77 for seed 1; the hour's mean load read 2.26 before, 18 % under)
+    kv = 1 / 6 * float(np.interp(curve.max_rps, curve.rates_rps, curve.kv)) \
+        + 5 / 6 * float(np.interp(0.25 * MU, curve.rates_rps, curve.kv))
+    assert end[7] == pytest.approx(kv, rel=1e-9)
+    assert end[6] == pytest.approx(req.timeseries[hour, 6].mean(), rel=0.1)
 
 
 def test_each_class_waits_its_own_share_of_the_backlog_inside_the_step():
@@ -248,8 +265,9 @@ def test_in_flight_at_the_end_counts_the_running_requests_as_the_request_level_d
     ``stability.in_flight_at_end`` counts every request neither completed nor refused, running ones too
     (its ``requests.in_flight``); the fluid tier's counted the backlog alone, 3,934, and now counts the
     last step's end, the backlog plus the 8 (its ``requests.in_flight`` stays the backlog: a request served
-    in a step is completed in it), not its last time-series row, whose queue is the step's mean (a rise to
-    3,934 over its last 600 s: 327.9). The warning of a fleet that did not keep up names that number."""
+    in a step is completed in it), not its last time-series row, which holds the step's means (a rise to
+    3,934 over its last 600 s: 327.9 waiting; the batch's 8 running over that sixth of the hour only). The
+    warning of a fleet that did not keep up names that number."""
     from sim.metrics.stability import warning
     from test_fluid_backlog_load import MU, batching_pool
 
@@ -268,8 +286,8 @@ def test_in_flight_at_the_end_counts_the_running_requests_as_the_request_level_d
     assert f["requests"]["in_flight"] == pytest.approx(hand_backlog, rel=0.01)
     assert f["stability"]["in_flight_at_end"] - f["requests"]["in_flight"] == pytest.approx(8, abs=1)
     end = fluid.timeseries[fluid.timeseries[:, 0] == 3600.0][0]
-    assert f["stability"]["in_flight_at_end"] == round(f["requests"]["in_flight"] + end[5])
     assert end[3] == pytest.approx(hand_backlog * 600 / 2 / 3600, rel=0.01)
+    assert end[5] < 8.0 / 2                                 # the hour's mean running, not its end's 8
     # the request level: the same count, its running sequences the batch's 8, its backlog within its noise
     assert r["stability"]["in_flight_at_end"] == r["requests"]["in_flight"]
     assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8
@@ -348,3 +366,20 @@ def test_a_pool_scaled_from_zero_turns_its_first_step_away_or_waits_for_its_repl
     assert s["requests"]["rejected_by_reason"] == {"no_replica": 60}
     assert len(said) == 1 and "with no replica serving, requests wait until one is ready" in said[0], said
     assert "wait up to" not in said[0] and "–" not in said[0]
+
+
+def test_a_step_with_no_replica_serving_holds_no_kv_in_use():
+    """A pool scaled from zero behind a central queue, its replica booting for 90 minutes: the first hour's
+    arrivals wait in the central queue with no replica serving, so its row has nothing running, no KV block in
+    use and a KV share of 0 (the request level's rows cover the ready replicas only), though the hour ends
+    behind a backlog, at capacity by the backlog's rule (read so, its KV share would be the top point's, 0.003)."""
+    sc = pool("fluid", {"process": "poisson", "rate": 0.5}, duration=7200.0, step_s=3600.0)
+    sc["fleet"]["router"] = "central_queue"
+    sc["fleet"]["pools"][0]["replicas"] = 0
+    sc["fleet"]["pools"][0]["autoscale"] = {"metric": "load_factor", "target": 0.8, "min": 0, "max": 2,
+                                            "scale_up_delay": 5400}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = sim.run(sc).timeseries[0]
+    assert first[0] == 3600.0 and first[4] > 0                  # held in the central queue
+    assert first[5] == 0 and first[6] == 0 and first[7] == 0    # running, KV blocks, KV share

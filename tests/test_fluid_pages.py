@@ -163,8 +163,8 @@ def test_the_page_says_what_a_fluid_run_lacks_and_why(runs):
                      "keeps no request records, so it has no latency distributions (its latency percentiles are in "
                      "the metrics table; the fluid tier writes none per step); its requests completed per second are "
                      "those its steps served (usage.npz), each step's spread evenly over it; its time series' rows "
-                     "are its steps' means, except a step that ends behind a backlog: its row holds the sequences "
-                     "running at the step's end."]
+                     "are its steps' means, a step at capacity for part of it included (its full batches over that "
+                     "part only)."]
     both = figures_section(compare([runs["fluid"], runs["sharded"]]))
     assert f"A ({html.escape(str(runs['fluid']))}) and B ({html.escape(str(runs['sharded']))}) are fluid-tier " \
            "runs: each follows" in both
@@ -254,10 +254,9 @@ def test_a_step_behind_a_backlog_holds_its_mean_queue_as_the_request_levels_rows
     assert np.mean(sampled) == pytest.approx(0.5 * 60 * 31 / 2, rel=0.05)   # 465: 60 s samples of the rise
     assert ts["queue_len"][1] == pytest.approx(np.mean(sampled), rel=0.05)
     page = html.unescape(figures_section(compare([tmp_path / "surge"])))
-    assert "its time series' rows are its steps' means, except a step that ends behind a backlog: its row " \
-           "holds the sequences running at the step's end." in page
-    assert "a fluid-tier run's rows are its steps' means, each drawn over the step it ends (a step that ends " \
-           "behind a backlog: its end's running)" in page
+    assert "its time series' rows are its steps' means, a step at capacity for part of it included (its full " \
+           "batches over that part only)." in page
+    assert "a fluid-tier run's rows are its steps' means, each drawn over the step it ends)" in page
 
 
 def test_a_usage_file_whose_intervals_end_before_they_start_is_refused(runs, tmp_path):

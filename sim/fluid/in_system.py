@@ -5,9 +5,10 @@ it: a pool's queue is the time mean over the step of its backlog on the sub-step
 within each, reflected at 0; a queue that grows from 0 to ``B`` over a step has a mean of ``B / 2``) or, where
 longer, the curve's (Little's law at the step's rate); behind ``router: central_queue`` it is the fleet's
 central queue's (:func:`behind_central`), where the request level's waiting requests are. Its running
-requests are a saturated replica's where the step ends behind a backlog (:func:`saturated_running`). The
-stability block reads each step's end (the backlog, or the curve's queue where longer, plus the running
-requests): its backlog growth their slope, the last step's ``stability.in_flight_at_end``
+requests are a saturated replica's (:func:`saturated_running`) over the part of the step at capacity, their
+mean with the rest's. The stability block reads each step's end (the backlog, or the curve's queue where
+longer, plus the running requests, a saturated replica's where it ends behind a backlog): its backlog
+growth their slope, the last step's ``stability.in_flight_at_end``
 (:func:`in_system_at_end`).
 A backlog that builds and clears between the steps' ends is read at the sub-steps' ends
 (:func:`sub_in_system`), which ``stability.in_flight_peak`` reads (an estimate, ``in_flight_peak_basis:

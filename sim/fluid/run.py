@@ -424,7 +424,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
     # capacity a saturated replica's (its batch full: hbm_at(max_rps)), else at the arrivals' rate
     moved = None if curve.hbm_busy is None else float(np.sum(
         up * dt_s * (np.where(up > 0, full, 0.0) * curve.hbm_at(curve.max_rps) + off * curve.hbm_at(rest_rps))))
-    kv = at(curve.kv)
+    # KV in use: the step's mean too, a saturated replica's over the share of it at capacity, the rest at the
+    # rate served then (as busy and running), not the mean load's (an hour at capacity for its last sixth)
+    kv = np.where((full > 0) & (up > 0), full * curve.at(curve.kv, np.full(n_steps, curve.max_rps))
+                  + (1.0 - full) * curve.at(curve.kv, rest_rps), at(curve.kv))
     mfu = curve.at_served(curve.mfu, load)
     meas = l_served * steps.after_warm
     # the latencies: the curve's (its queueing included) at the load served at each instant, shifted by what
@@ -473,10 +476,15 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
     if ends is not None and q.sub_in is not None:
         swings = np.isfinite(ends)
         waiting = np.where(swings, np.maximum(mean_q, queue_mean(q.b_start, q.sub_in, np.zeros(n_steps))), waiting)
+    # its running: the step's mean too, a saturated replica's over the share of it at capacity (as ``busy``),
+    # the rest at the rate served then; a step never at capacity, its mean load's (a replay's: its end's)
+    run_rest = per_rest * up * np.nan_to_num(curve.at(curve.latency["e2e"]["mean"], per_rest)
+                                             - curve.at(curve.latency["queue"]["mean"], per_rest))
+    mean_run = np.where(full > 0, full * sat + (1.0 - full) * run_rest, end_run)
     rows = np.column_stack([steps.edges[1:], np.full(n_steps, p.index), n, waiting, np.zeros_like(n),
-                            np.where(held, sat, end_run), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
+                            mean_run, kv * up * p.kv_blocks, kv, _share(busy * up, n)])
     at_end = rows.copy()                        # each step's end, which the stability block reads
-    at_end[:, 3] = np.maximum(end_q, q.b_end)
+    at_end[:, 3], at_end[:, 5] = np.maximum(end_q, q.b_end), np.where(held, sat, end_run)
     sub_sys = sub_in_system(curve, q, up, np.maximum(mean_q, q.b_end) + np.where(held, sat, running))  # mean-load
     end = float(sc.duration)
     usage = PoolUsage(

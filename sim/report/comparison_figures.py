@@ -39,7 +39,7 @@ CAPTIONS = {
                  "shard's, as the throughput row counts them), the mean of the samples of requests waiting, "
                  "sequences running and replicas provisioned (summed over the pools, one shard of a sharded "
                  "pool; the waiting include a central queue's; a fluid-tier run's rows are its steps' means, "
-                 "each drawn over the step it ends (a step that ends behind a backlog: its end's running)){cost}.",
+                 "each drawn over the step it ends){cost}.",
     "cost": ", and the compute cost per hour of the whole fleet (the GPUs provisioned at the run's compute cost "
             "per GPU-hour provisioned, so the area under a line is the compute cost row; a reserved or "
             "committed price spread over the hours)",
@@ -183,8 +183,8 @@ def fluid_notes(comparison: Comparison, usages: Sequence[dict | None]) -> list[s
     return [f"{' and '.join(who)} {'is a fluid-tier run: it' if len(who) == 1 else 'are fluid-tier runs: each'} "
             f"follows the load as flows {what.split('; ')[0]} and keeps no request records, so it has no latency "
             f"distributions (its latency percentiles are in the metrics table; the fluid tier writes none per step); "
-            f"{what.split('; ', 1)[1]}; its time series' rows are its steps' means, except a step that ends behind a "
-            f"backlog: its row holds the sequences running at the step's end."
+            f"{what.split('; ', 1)[1]}; its time series' rows are its steps' means, a step at capacity for part of it "
+            f"included (its full batches over that part only)."
             for what, who in said.items()]
 
 

@@ -10,8 +10,8 @@ folder (:func:`over_time_chart`):
 * requests waiting, sequences running and replicas provisioned, summed over the pools: at request level
   the mean of the samples in a bin (:func:`binned_means`); a fluid-tier row holds its step's means over
   the step it ends, so a bin reads the mean over the part of each step it covers (:func:`step_means`),
-  not a sample an hour late (its queue the mean of its backlog's path on the sub-steps; a step that ends
-  behind a backlog holds its end's running, drawn over the step as well);
+  not a sample an hour late (its queue the mean of its backlog's path on the sub-steps, its running a
+  saturated pool's over the part of the step at capacity only);
 * compute cost per hour of the whole fleet: the GPUs ``usage.npz`` says were provisioned over each bin
   (:func:`gpus_over`) at the run's price per GPU-hour provisioned (``cost.compute_usd`` over
   ``gpu_hours.provisioned``: :func:`price_per_gpu_hour`), so that the area under a folder's line is its

@@ -299,8 +299,7 @@ def time_unit(end_s: float) -> tuple[float, str]:
 
 def timeseries_chart(ts: dict[str, np.ndarray], step_s: float | None = None) -> Chart:
     """The time-series figure: a panel per column of :data:`SERIES`, a line per pool. ``step_s``: a fluid-tier
-    run's step, whose rows hold each step's means (a step that ends behind a backlog: its end's running),
-    drawn over the step each ends (from its start, the last
+    run's step, whose rows hold each step's means, drawn over the step each ends (from its start, the last
     held to its end), not from its end a step late, on ticks that need not be whole."""
     present = [spec for spec in SERIES if spec[0] in ts]
     rows = max(len(present), 1)
