@@ -478,8 +478,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet
         waiting = np.where(swings, np.maximum(mean_q, queue_mean(q.b_start, q.sub_in, np.zeros(n_steps))), waiting)
     # its running: the step's mean too, a saturated replica's over the share of it at capacity (as ``busy``),
     # the rest at the rate served then; a step never at capacity, its mean load's (a replay's: its end's)
-    run_rest = per_rest * up * np.nan_to_num(curve.at(curve.latency["e2e"]["mean"], per_rest)
-                                             - curve.at(curve.latency["queue"]["mean"], per_rest))
+    run_rest = rest_rps * up * np.nan_to_num(curve.at(curve.latency["e2e"]["mean"], rest_rps)
+                                             - curve.at(curve.latency["queue"]["mean"], rest_rps))
     mean_run = np.where(full > 0, full * sat + (1.0 - full) * run_rest, end_run)
     rows = np.column_stack([steps.edges[1:], np.full(n_steps, p.index), n, waiting, np.zeros_like(n),
                             mean_run, kv * up * p.kv_blocks, kv, _share(busy * up, n)])
