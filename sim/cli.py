@@ -243,6 +243,23 @@ def _line_buffered(stream) -> None:
         pass
 
 
+def _stdout_gone() -> None:
+    """After a write to a stdout whose reader has gone: what is left in its buffer goes to the null device,
+    so Python's flush at exit neither fails (exit status 120) nor prints ``Exception ignored ...
+    BrokenPipeError``. With stdout written line by line a ``| head -1`` meets this whenever the command
+    prints a second line after head has left. A stdout that is no file is left as it is."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    finally:
+        os.close(devnull)
+
+
 @contextlib.contextmanager
 def _allowing_large(allow: bool) -> Iterator[None]:
     """With ``--allow-large``, ``FLEETSIM_ALLOW_LARGE=1`` for the command (worker processes of sweeps and
@@ -317,7 +334,8 @@ def _guarded(module, args: argparse.Namespace, source: str) -> int:
     except KeyboardInterrupt as exc:
         say("interrupted" + (f": {exc}" if str(exc) else ""))
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:     # stdout's reader has gone (``fleetsim plan ... | head -1``)
+        _stdout_gone()
         return 0
     except BaseException as exc:  # noqa: BLE001 - the last line of defence
         if os.environ.get("FLEETSIM_DEBUG") or isinstance(exc, SystemExit):

@@ -11,6 +11,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _as_a_shell_runs_it() -> dict:
+    """The environment as a shell gives it: no PYTHONUNBUFFERED (which writes every stream at once), no
+    terminal width."""
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(ROOT), "COLUMNS": ""}
+
+
 def test_a_plans_table_comes_before_the_notes_under_it_in_one_pipe(tmp_path):
     scn = {"name": "order", "seed": 7, "duration": "2m", "warmup": "10s", "model": "llama-3-8b",
            "workload": {"arrival": {"process": "poisson", "rate": 2.0},
@@ -18,8 +24,7 @@ def test_a_plans_table_comes_before_the_notes_under_it_in_one_pipe(tmp_path):
            "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]}, "economics": {"gpu_hour_usd": 6.16}}
     path = tmp_path / "order.yaml"
     path.write_text(yaml.safe_dump(scn))
-    # as a shell runs it: no PYTHONUNBUFFERED (which writes every stream at once), no terminal width
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(ROOT), "COLUMNS": ""}
+    env = _as_a_shell_runs_it()
     done = subprocess.run([sys.executable, "-m", "sim", "plan", str(path), "--vary", "fleet.pools.0.replicas=1,2",
                            "--constraint", "latency.ttft.p99<=5", "--out", str(tmp_path / "plan"), "--quiet",
                            "--no-figures", "--executor", "serial"],
@@ -31,3 +36,20 @@ def test_a_plans_table_comes_before_the_notes_under_it_in_one_pipe(tmp_path):
     legend = next(i for i, line in enumerate(lines) if line.startswith("feasible: meets every constraint"))
     wrote = next(i for i, line in enumerate(lines) if "configurations evaluated" in line)
     assert answer < rule < legend < wrote
+
+
+def test_a_reader_gone_from_stdout_leaves_no_traceback_and_exit_status_zero():
+    """``fleetsim ... | head -1``: head leaves after the first line, the command's next line meets a closed
+    pipe. Line by line that is every command printing more than one line; Python's own flush at exit then
+    failed again, printing ``Exception ignored ... BrokenPipeError`` and exiting with status 120. Here the
+    pipe is closed before the command starts, so its first line meets it, on any machine."""
+    read, write = os.pipe()
+    os.close(read)
+    env = _as_a_shell_runs_it()
+    try:
+        done = subprocess.run([sys.executable, "-m", "sim", "validate", "scenarios/baseline.yaml"], stdout=write,
+                              stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, timeout=600)
+    finally:
+        os.close(write)
+    assert "BrokenPipe" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    assert done.returncode == 0

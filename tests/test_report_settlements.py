@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from money_files import TOKENS, run
+from money_files import TOKENS, rows, run
 from sim.errors import ScenarioError
 from sim.report import write_report
 
@@ -69,6 +69,13 @@ def test_a_partner_paying_says_so_and_a_run_without_agreements_has_no_section(tm
     section = _section(write_report(run(tmp_path, sc, "partner")).read_text())
     assert "share owed partner → provider" in section
     assert _rows(section)[0] == ["2025-01", "$300.00", "$0.00", "$300.00", "partner pays", "2025-02-01"]
+    # a 31-day run ends as February 1 begins, the moment the cash lands: the statement holds it in its "after
+    # the end" row (cash of the run's 31 days: the compute alone), so the table marks it † as well
+    edge = run(tmp_path, {**sc, "duration": "31d"}, "edge")
+    cash = [r for r in rows(edge) if r["period"] == "2025-02"]
+    assert [(r["after_horizon"], float(r["cash_revenue_share_received_usd"])) for r in cash] == [("True", 300.0)]
+    section = _section(write_report(edge).read_text())
+    assert _rows(section)[0][-1] == "2025-02-01 †" and "† after the run's horizon" in section
     plain = {**_scenario({"gpu_hour_usd": 2.0}), "duration": "1d"}
     assert "Revenue-share settlements" not in write_report(run(tmp_path, plain, "plain")).read_text()
 

@@ -30,6 +30,17 @@ def test_the_search_keeps_the_scenarios_rate_with_its_overrides_and_says_the_erl
     assert over_own(9.0, 12.0).endswith(": short of it")
 
 
+def test_a_scenario_rate_inside_the_last_bracket_is_not_said_to_be_short_of_it():
+    """Sustained at 39.5 req/s, failing at 40.3: the search never ran at the scenario's 40, so it cannot say
+    the fleet falls short of it; failing at 40 or below, it does. 39.5 / 40 = 0.9875 is 0.99 times; 39.98 / 40
+    = 0.9995 is 0.99 times too, not a 1.00 that is short."""
+    assert over_own(39.5, 40.0, upper=40.3) == ("; 0.99 times the scenario's 40 req/s: between the rate sustained "
+                                                "and the one failing, within the search's tolerance")
+    assert over_own(39.5, 40.0, upper=40.0) == "; 0.99 times the scenario's 40 req/s: short of it"
+    assert over_own(39.98, 40.0, upper=39.99).startswith("; 0.99 times")
+    assert over_own(40.0, 40.0, upper=40.8) == "; 1.00 times the scenario's 40 req/s"
+
+
 def test_the_saturation_line_ends_with_the_multiple_of_the_scenarios_rate(tmp_path, capsys):
     path = mmc_scenario_file(tmp_path, 0.5, duration="10m", slo={"ttft_s": 10.0, "tpot_s": 1.0})
     assert main(["saturation", str(path), "--executor", "serial", "--quiet", "--out", str(tmp_path / "s")]) == 0

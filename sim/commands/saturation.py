@@ -104,17 +104,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"capacity)")
 
 
-def over_own(rate: float, own: float | None, said=format_value) -> str:
+def over_own(rate: float, own: float | None, said=format_value, upper: float | None = None) -> str:
     """The saturation rate against the scenario's own (``own``, req/s): the traffic headroom a planner asks
-    for, said after the rate (``; 1.19 times the scenario's 40 req/s``); short of it, said so. Empty without
-    the scenario's rate.
+    for, said after the rate (``; 1.19 times the scenario's 40 req/s``); short of it, said so, when the first
+    failing rate ``upper`` is at or below it (or none was found); when the scenario's rate lies between the
+    rate sustained and ``upper``, unresolved within the search's tolerance, said so, since neither was
+    observed at it. A multiple short of 1 is said at most 0.99 (0.999 is ``0.99``, never a ``1.00`` short of it).
+    Empty without the scenario's rate.
 
-        >>> over_own(47.5, 40.0), over_own(30.0, 40.0), over_own(47.5, None)
+        >>> over_own(47.5, 40.0), over_own(30.0, 40.0, upper=31.0), over_own(47.5, None)
         ("; 1.19 times the scenario's 40 req/s", "; 0.75 times the scenario's 40 req/s: short of it", '')
+        >>> over_own(39.96, 40.0, upper=40.7)
+        "; 0.99 times the scenario's 40 req/s: between the rate sustained and the one failing, within the search's tolerance"
     """
     if own is None or not own > 0:
         return ""
-    return f"; {rate / own:.2f} times the scenario's {said(own)} req/s" + (": short of it" if rate < own else "")
+    times = rate / own
+    if times >= 1:
+        return f"; {times:.2f} times the scenario's {said(own)} req/s"
+    unresolved = upper is not None and upper > own
+    return (f"; {min(times, 0.99):.2f} times the scenario's {said(own)} req/s"
+            + (": between the rate sustained and the one failing, within the search's tolerance" if unresolved
+               else ": short of it"))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -181,7 +192,7 @@ def main(args: argparse.Namespace) -> int:
             ranged = f"{rate_range(band, format_value)}; " if band else ""
             whose = " the trace's rate" if scale else ""
             print(fill(f"saturation rate: {format_value(res.rate)}{unit}{whose} ({ranged}{upper})"
-                       f"{'' if scale else over_own(res.rate, res.scenario_rate, format_value)}"))
+                       f"{'' if scale else over_own(res.rate, res.scenario_rate, format_value, res.upper)}"))
             code = 0
         if band:
             pct = f"{band['pct']:g} %"

@@ -208,18 +208,43 @@ def traffic_line(row: dict) -> str:
     the run verdict's words): a ceiling at the batch limits, since latency bounds are met at less, which
     ``fleetsim saturation`` measures; the table's ``headroom`` column is another thing, the tightest
     constraint's slack, which a planner asking "how much headroom" read as room for traffic. Empty without a
-    load factor.
+    load factor. Of several pools, the busiest one's (:func:`busiest_pool`): more traffic reaches its batch
+    limits first, while the fleet's load factor, their mean by replica-seconds, says room that is not there
+    (a disaggregated fleet's one prefill replica at 0.78 beside three decode ones at 0.12 is a fleet at 0.29:
+    "about 3.5x this traffic", where the prefill pool takes 28 % more).
 
         >>> traffic_line({"utilization.load_factor.mean": 0.782})
         "traffic headroom: load factor 0.78: room for about 28% more traffic at the batch limits, less within the constraints: fleetsim saturation with the answer's --set measures it (the table's headroom is the tightest constraint's slack)"
         >>> traffic_line({"utilization.load_factor.mean": 0.996})
         "traffic headroom: load factor 1.00: at capacity (no room for more traffic at the batch limits) (the table's headroom is the tightest constraint's slack)"
+        >>> traffic_line({"utilization.load_factor.mean": 0.6, "pools.prefill.load_factor.mean": 0.9,
+        ...               "pools.decode.load_factor.mean": 0.3}).split(", less")[0]
+        'traffic headroom of pool prefill, the busiest of 2: load factor 0.90: room for about 11% more traffic at the batch limits'
         >>> traffic_line({})
         ''
     """
-    words = headroom(row.get("utilization.load_factor.mean"))
+    busiest = busiest_pool(row)
+    words = headroom(busiest[1] if busiest else row.get("utilization.load_factor.mean"))
     if not words:
         return ""
     within = (", less within the constraints: fleetsim saturation with the answer's --set measures it"
               if "room for about" in words else "")
-    return f"traffic headroom: {words}{within} (the table's headroom is the tightest constraint's slack)"
+    whose = f" of pool {busiest[0]}, the busiest of {busiest[2]}" if busiest else ""
+    return f"traffic headroom{whose}: {words}{within} (the table's headroom is the tightest constraint's slack)"
+
+
+def busiest_pool(row: Mapping[str, Any]) -> tuple[str, float, int] | None:
+    """``(name, load factor, pools)`` of the pool with the highest mean load factor in ``row`` when it has
+    several pools' (``pools.<name>.load_factor.mean``; ties to the first name in order), else ``None``.
+
+        >>> busiest_pool({"pools.a.load_factor.mean": 0.2, "pools.b.c.load_factor.mean": 0.5}), busiest_pool({})
+        (('b.c', 0.5, 2), None)
+    """
+    head, tail = "pools.", ".load_factor.mean"
+    found = sorted((k[len(head):-len(tail)], float(v)) for k, v in row.items()
+                   if k.startswith(head) and k.endswith(tail) and isinstance(v, (int, float))
+                   and not isinstance(v, bool) and math.isfinite(v))
+    if len(found) < 2:
+        return None
+    name, lf = max(found, key=lambda f: f[1])
+    return name, lf, len(found)

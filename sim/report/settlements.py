@@ -55,7 +55,8 @@ def settlements_section(rows: list[dict[str, Any]] | None, currency: str = "USD"
     """The settlements as a table under a heading, each amount in ``currency``; empty without any. The
     agreement column (only with several agreements) and the share columns' headings name the parties when
     the scenario's ``economics`` says them; a take-or-pay true-up column only when some period has one; a
-    payment landing after ``horizon_s`` (the run's end, seconds from its start) marked ``†``."""
+    payment landing at or after ``horizon_s`` (the run's end, seconds from its start) marked ``†``: cash
+    landing as the run ends is the statement's "after the end" too (:mod:`sim.economics.statement`)."""
     if not rows:
         return ""
     parties = _parties(economics)
@@ -63,7 +64,7 @@ def settlements_section(rows: list[dict[str, Any]] | None, currency: str = "USD"
     payer, payee = next(iter(pairs)) if len(pairs) == 1 and None not in pairs else ("payer", "payee")
     several = len({r["agreement"] for r in rows}) > 1
     shortfall = any(_amount(r.get("shortfall_usd")) for r in rows)
-    late = [horizon_s is not None and math.isfinite(r["cash_s"]) and r["cash_s"] > horizon_s for r in rows]
+    late = [horizon_s is not None and math.isfinite(r["cash_s"]) and r["cash_s"] >= horizon_s for r in rows]
 
     def cell(v: Any) -> str:
         return humanize.money(v, currency, compact=None) if isinstance(v, float) and math.isfinite(v) else ""
