@@ -77,10 +77,16 @@ def test_machine_repairman_mean_response_constraint():
     n_ok, z = 6, 4.0
     r = [n / repairman_throughput(n, EXP_SERVICE_S, z) - z for n in (n_ok, n_ok + 1)]
     bound = (r[0] + r[1]) / 2
+    # 6 seeds of 4,000 s, not 3 of 20,000: the verdict is judged at the 95 % Student-t bound over seeds, whose
+    # half-width is t(df) x sd / sqrt(seeds) with sd ~ 1 / sqrt(duration); at 2/5 of the simulated time t falls
+    # from 4.30 (2 df) to 2.57 (5 df), so the half-width at 6 clients narrows (0.175 s -> 0.092 s, measured) and
+    # its upper bound sits further below the constraint (2.97 -> 2.90 s against 3.135 s); throughput's half-width
+    # is 1.2 %, a quarter of the rate's 3 %. The 1 s metric samples of the closed-loop scenario are not read here.
     sc = _closed(n=4, think_s=z, think="exponential", prompt={"dist": "exponential", "mean": 1000},
-                 duration=20000, warmup=100)
+                 duration=4000, warmup=100)
+    del sc["metrics"]
     sc["slo"] = {"ttft_s": 1000.0, "tpot_s": 1.0}     # met by every request: the constraint decides
-    res = saturation(sc, constraints=[f"latency.e2e.mean<={bound:.4f}"], seeds=3)
+    res = saturation(sc, constraints=[f"latency.e2e.mean<={bound:.4f}"], seeds=6, executor="serial")
     assert (res.concurrency, res.concurrency_upper) == (n_ok, n_ok + 1)
     assert res.rate == pytest.approx(repairman_throughput(n_ok, EXP_SERVICE_S, z), rel=0.03)
 

@@ -25,9 +25,17 @@ from sim.scenario.load import load_scenario
 from test_fluid import QUICK, _linear_scenario
 
 
+@pytest.fixture(scope="module")
+def _module_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("fluid-mbu-cache")
+
+
 @pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path / "cache"))
+def _cache(_module_cache, monkeypatch):
+    """This file's own curve cache, shared by its tests: the two curves (one roofline replica, the two-replica
+    linear pool) are measured once, not once a test, and each test reads (or measures) them the same way in
+    any order; the cached-without-bytes test restores the file it damages by measuring it again."""
+    monkeypatch.setenv("FLEETSIM_CACHE", str(_module_cache))
 
 
 def _roofline_scenario() -> dict:
