@@ -19,7 +19,8 @@ extreme study may mean them):
   at once, and more than :data:`MIN_CROWD`: the others
   wait, so their TTFT is the queue's, ``clients / throughput - think time`` by the response-time law, and
   grows with the count without saying more of the fleet; the run holds every client
-  (:data:`CLIENT_BYTES` each, which :func:`sim.limits.memory_problems` checks against the machine's memory).
+  (:data:`CLIENT_BYTES` each: the schema's bound on ``concurrency``, 1,000,000, keeps them under ~1.9 GB;
+  :func:`sim.limits.memory_problems` does not count them).
 """
 from __future__ import annotations
 
