@@ -89,11 +89,12 @@ def test_the_stabilization_window_is_the_largest_recommendation_of_its_seconds(s
 
 
 # ------------------------------------------------------------------ absurd but legal: warned with the range
-def _linear(sc: dict) -> dict:
-    """``sc`` on the linear step model, whose shortest step (one sequence decoding one token at a context of
-    one) is by hand 0.01 + 0.001 + 1e-5 = 0.01101 s."""
-    sc["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 0, "per_decode_token_s": 0.001,
-                  "per_context_token_s": 1e-5}
+def _linear(sc: dict, per_prefill_token_s: float = 0.002) -> dict:
+    """``sc`` on the linear step model, whose shortest step, one sequence decoding one token at a context of
+    one, is by hand 0.01 + 0.001 + 1e-5 = 0.01101 s, and a prompt of one token alone 0.01 + 0.002 = 0.012 s
+    (0.01 s with ``per_prefill_token_s=0``: shorter than any decode)."""
+    sc["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": per_prefill_token_s,
+                  "per_decode_token_s": 0.001, "per_context_token_s": 1e-5}
     return sc
 
 
@@ -113,7 +114,7 @@ def test_an_autoscaler_deciding_within_one_iteration_is_warned_of(tmp_path, inte
     sc = _linear(hc._small())
     sc["fleet"]["pools"][0]["autoscale"] = {"target": 0.7, "max": 4, "interval": interval}
     assert _warned(sc, tmp_path, "fleet.pools.0.autoscale.interval") == ([f"fleet.pools.0.autoscale.interval: 11 ms is shorter than one iteration of pool p (its "
-                     f"shortest, one sequence decoding one token, takes 11.01 ms): decisions in between read the same "
+                     f"shortest, one token of one sequence, takes 11.01 ms): decisions in between read the same "
                      f"batch, and the run makes 5,455 of them; write at least 11.01 ms (the Kubernetes HPA decides "
                      f"every 15 s)"] if warned else [])
 
@@ -123,7 +124,7 @@ def test_a_time_series_sampled_within_one_iteration_is_warned_of(tmp_path, inter
     sc = _linear(hc._small())
     sc["metrics"] = {"interval": interval}
     assert _warned(sc, tmp_path, "metrics.interval") == ([f"metrics.interval: 10 ms is shorter than any pool's iteration (pool p's shortest, "
-                     f"one sequence decoding one token, takes 11.01 ms): samples in between repeat the same batch, "
+                     f"one token of one sequence, takes 11.01 ms): samples in between repeat the same batch, "
                      f"6,000 rows in all; at least 11.01 ms shows every iteration"] if warned else [])
 
 
@@ -215,6 +216,24 @@ def test_an_slo_shorter_than_any_iteration_is_warned_of(tmp_path, where):
         sc["slo"] = slo
     else:
         sc["workload"]["classes"] = [{"name": "a", "share": 1.0, "slo": slo}]
-    assert _warned(sc, tmp_path, where) == [f"{where}.ttft_s: 11 ms is shorter than any pool's iteration (pool p's shortest, one sequence "
-                      f"decoding one token, takes 11.01 ms): a first token takes at least one iteration, its "
-                      f"prompt's, so no request meets it, whatever the fleet"]
+    assert _warned(sc, tmp_path, where) == [f"{where}.ttft_s: 11 ms is shorter than any pool's prompt iteration (pool p's "
+                      f"shortest, a prompt of one token alone, takes 12 ms): a first token comes at the end of its "
+                      f"prompt's iteration, so no request meets it, whatever the fleet"]
+
+
+def test_a_ttft_a_prompt_iteration_can_meet_is_not_warned_of_though_shorter_than_a_decode(tmp_path):
+    """The first token comes at the end of its prompt's iteration: on a step model that prices a prompt token
+    below a decode (here a prompt's iteration 10 ms, a decode's 11.01 ms by hand) a TTFT of 10.5 ms is met by
+    a request that finds its replica idle, as the run shows; it was warned of as met by none, from the decode."""
+    import json
+
+    sc = _linear(hc._small(), per_prefill_token_s=0)
+    sc["slo"] = {"ttft_s": 0.0105, "tpot_s": 1}
+    sc["workload"]["arrival"]["rate"] = 0.5
+    assert _warned(sc, tmp_path, "slo") == []
+    sc["slo"]["ttft_s"] = 0.0099
+    assert [w.split(": ", 1)[0] for w in _warned(sc, tmp_path, "slo")] == ["slo.ttft_s"]
+    sc["slo"]["ttft_s"] = 0.0105
+    assert _main(["run", str(_scenario(tmp_path, sc)), "--out", str(tmp_path / "r"), "--quiet", "--figures",
+                  "none"]) == 0
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["slo"]["attainment"] > 0

@@ -78,6 +78,7 @@ starting far from where it settles.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -101,7 +102,8 @@ class Replicas:
         self.ready = self.n0 = float(n0)
         self.warming: list[list[float]] = []
         self.delay_s, self.cooldown_s = float(delay_s), float(cooldown_s)
-        self.recs: list[tuple[float, float]] = []
+        self.recs: deque[tuple[float, float]] = deque()   # times rising, so the first expire first
+        self._peaks: deque[tuple[float, float]] = deque()  # those no later one is at least as large as
         self.events: list[tuple[float, float]] = []    # (time, replicas added or removed), for the rate limits
         self.moves: list[tuple[float, float]] = []     # every such event, kept (summary)
         self.readies: list[tuple[float, float]] = []   # (time, change of the replicas serving)
@@ -142,8 +144,22 @@ class Replicas:
                               getattr(cfg, "max_scale_up_percent", None))
 
     def floor(self, t: float) -> float:
-        """The largest recommendation still inside the stabilization window at ``t`` (0 if none)."""
-        return max((r for until, r in self.recs if until + self.cooldown_s > t), default=0.0)
+        """The largest recommendation still inside the stabilization window at ``t`` (0 if none); ``t`` never
+        goes back (a step reads it at its decisions, in order), so those gone by then are dropped for good."""
+        peaks = self._peaks
+        while peaks and peaks[0][0] + self.cooldown_s <= t:
+            peaks.popleft()
+        return peaks[0][1] if peaks else 0.0
+
+    def remember(self, t: float, recommendation: float) -> None:
+        """Keep ``recommendation``, made at ``t`` (no earlier than the last), for the stabilization window:
+        in :attr:`recs`, whose times cut a step where one leaves it, and among the peaks :meth:`floor` reads
+        (as :class:`sim.serving.hpa.StabilizationWindow` keeps them), dropping those it is at least as large as."""
+        self.recs.append((t, recommendation))
+        peaks = self._peaks
+        while peaks and peaks[-1][1] <= recommendation:
+            peaks.pop()
+        peaks.append((t, recommendation))
 
     def step(self, t0: float, dt: float, target: float, lag_s: float = 0.0) -> tuple[float, float]:
         """Move to ``target`` replicas ``lag_s`` into ``[t0, t0 + dt)`` (a scale-up is billed from
@@ -253,8 +269,7 @@ def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, sett
         return replicas.step(t0, dt, replicas.total)
     parts: list[tuple[float, float, float]] = []
     if settled < replicas.total:     # down, as far as the stabilization window lets it, step by step
-        cuts = sorted({u + replicas.cooldown_s for u, _ in replicas.recs
-                       if dt >= interval and t0 + lag < u + replicas.cooldown_s < t1})
+        cuts = sorted(_expiring(replicas, t0 + lag, t1) if dt >= interval else ())
         edges = [t0, *cuts, t1]
         for j, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
             at = a + (lag if j == 0 else 0.0)
@@ -274,12 +289,35 @@ def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, sett
                 target = min(settled, max(reach(ready, t + at), replicas.total))
             parts.append((h, *replicas.step(t, h, target, lag_s=at)))
             t += h
-    replicas.recs = [(u, r) for u, r in replicas.recs if u + replicas.cooldown_s > t1]
+    recs = replicas.recs     # (the recommendations expire in the order they were made: drop those gone by t1)
+    while recs and recs[0][0] + replicas.cooldown_s <= t1:
+        recs.popleft()
     # this step's recommendation (as far as it could reach): the decisions up to its end read its load
-    replicas.recs.append((t1 if dt >= interval else t0 + lag, min(float(settled), replicas.total)))
+    replicas.remember(t1 if dt >= interval else t0 + lag, min(float(settled), replicas.total))
     prov = sum(h * p for h, p, _ in parts) / dt
     serve = sum(h * s for h, _, s in parts) / dt
     return prov, serve
+
+
+def _expiring(replicas: Replicas, after: float, before: float) -> set[float]:
+    """The times in ``(after, before)`` at which a recommendation leaves the stabilization window: read from
+    the oldest and stopped at the first leaving at ``before`` or later, as they leave in the order they were
+    made (a step reads those of its own span, not the whole window: ``cooldown / fluid.step`` of them).
+
+        >>> r = Replicas(1, delay_s=0.0, cooldown_s=10.0)
+        >>> for t, rec in [(0.0, 3.0), (2.0, 2.0), (5.0, 1.0), (9.0, 4.0)]:
+        ...     r.remember(t, rec)
+        >>> sorted(_expiring(r, 10.0, 15.0)), r.floor(10.0), r.floor(19.0), r.floor(19.5)
+        ([12.0], 4.0, 0.0, 0.0)
+    """
+    out = set()
+    for u, _ in replicas.recs:
+        leaves = u + replicas.cooldown_s
+        if leaves >= before:
+            break
+        if after < leaves:
+            out.add(leaves)
+    return out
 
 
 def _metric(kind: str, curve, rate: float, n: int, backlog: float, s_each: float, z: float = 0.0,
