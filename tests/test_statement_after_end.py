@@ -41,6 +41,12 @@ def test_the_horizon_ends_mid_april_and_its_settlement_lands_after_it_in_april()
     assert end == dt.date(2024, 4, 10) and (end + dt.timedelta(days=10)).month == 4
 
 
+def _section(page: str, heading: str) -> str:
+    """The page from ``heading`` to the next section's heading (the settlements' table follows the statement)."""
+    start = page.index(heading)
+    return page[start:page.index("<h2>", start + 1)]
+
+
 def test_terminal_page_and_chart_label_the_cash_after_the_end(run):
     out, text = run
     rows = list(csv.DictReader((out / "cashflow.csv").open()))
@@ -53,7 +59,7 @@ def test_terminal_page_and_chart_label_the_cash_after_the_end(run):
     assert lines[at + 3].startswith("2024-05 ") and lines[at + 4].startswith("† after the horizon")
     assert not any(re.match(r"2024-04 †", x) for x in lines)
     page = write_report(out).read_text()
-    body = page[page.index("<h2>Statement per month"):page.index("<h2>Metrics")]
+    body = _section(page, "<h2>Statement per month")
     periods = [html_lib.unescape(c) for c in re.findall(r"<tr><td>([^<]*)</td>", body)]
     assert periods[3:] == ["2024-04 (partial)", "2024-04 after the end †", "2024-05 after the end †"]
     svg = (out / "figures" / "cashflow.svg").read_text()
@@ -68,6 +74,6 @@ def test_the_period_cells_stay_on_one_line(run):
     page = write_report(out).read_text()
     style = page[page.index("<style>"):page.index("</style>")]
     assert "table.statement td{white-space:nowrap}" in style
-    body = page[page.index("<h2>Statement per month"):page.index("<h2>Metrics")]
+    body = _section(page, "<h2>Statement per month")
     assert re.findall(r"<table[^>]*>", body) == ["<table class='statement'>"]
     assert "table{" in style and "overflow-x:auto" in style[style.index("table{"):]
