@@ -221,6 +221,33 @@ def headroom(load_factor: float | None) -> str:
             f"traffic at the batch limits")
 
 
+def fleet_headroom(summary: dict) -> str:
+    """:func:`headroom` of a run: its fleet's load factor, or where several pools report theirs, the
+    busiest pool's, named beside the fleet's mean. The fleet's is a mean over the pools weighted by their
+    replica-seconds, and a request passes every stage of a disaggregated fleet, so the busiest stage's batch
+    limits come first: one prefill replica at 0.78 beside decode replicas at 0.12 read 0.29 for the fleet,
+    "about 3.5x this traffic", where the prefill pool takes 28 % more. Behind a router that spreads load
+    over pools in parallel the room lies between the two: the busiest pool's is the one not overstated.
+
+        >>> fleet_headroom({"utilization": {"load_factor": 0.29},
+        ...                 "pools": {"prefill": {"load_factor": 0.78}, "decode": {"load_factor": 0.12}}})
+        "load factor 0.78 in pool prefill, the busiest of 2 (the fleet's mean 0.29): room for about 28% more traffic at the batch limits"
+        >>> fleet_headroom({"utilization": {"load_factor": 0.5}, "pools": {"only": {"load_factor": 0.5}}})
+        'load factor 0.50: room for about 100% more traffic at the batch limits'
+    """
+    fleet = value_at(summary, "utilization.load_factor")
+    pools = [(float(p["load_factor"]), name) for name, p in (summary.get("pools") or {}).items()
+             if isinstance(p, dict) and _num(p.get("load_factor"))]
+    if len(pools) < 2 or not _num(fleet):
+        return headroom(fleet)
+    lf, name = max(pools, key=lambda p: p[0])
+    words = headroom(lf)
+    head = f"load factor {lf:.2f}"
+    if not words.startswith(head):
+        return words
+    return f"{head} in pool {name}, the busiest of {len(pools)} (the fleet's mean {fleet:.2f}){words[len(head):]}"
+
+
 def overload_words(offered: float | None) -> str:
     """A fleet that does not keep up, in words: the work offered against what its batch limits serve
     (the served load factor of such a run says nothing about headroom: it is what got through).
@@ -339,7 +366,7 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
                      "lengthen it before trusting its latency.")
     served = value_at(summary, "requests.completed")
     room = "" if served == 0 and turned_away else \
-        headroom(value_at(summary, "utilization.load_factor")) if stable is not False else \
+        fleet_headroom(summary) if stable is not False else \
         overload_words(value_at(summary, "stability.offered_load_factor"))
     room = turned_away_first(summary, room) if stable is not False else room
     if room and met is False and not turned_away and stable is not False and "room for" in room:
