@@ -45,6 +45,7 @@ from sim.metrics.band import verdict as band_verdict
 from sim.metrics.names import amount
 from sim.metrics.stability import overload_words as stability_overload_words
 from sim.report.scenario_words import count, duration, model_name, scenario_described, summary_described
+from sim.text_table import distinct_shortened
 
 #: attainment at or above which the SLO counts as met (the default of ``fleetsim saturation``)
 SLO_TARGET = 0.99
@@ -245,6 +246,7 @@ def fleet_headroom(summary: dict) -> str:
     head = f"load factor {lf:.2f}"
     if not words.startswith(head):
         return words
+    name = distinct_shortened(n for _, n in pools)[name]      # a 200-character name shortened, as in the tables
     return f"{head} in pool {name}, the busiest of {len(pools)} (the fleet's mean {fleet:.2f}){words[len(head):]}"
 
 
