@@ -33,6 +33,8 @@ summary alone (GPU, replicas, TP, SLO). Keys a summary may lack (``utilization.l
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,17 +239,33 @@ def fleet_headroom(summary: dict) -> str:
         'load factor 0.50: room for about 100% more traffic at the batch limits'
     """
     fleet = value_at(summary, "utilization.load_factor")
-    pools = [(float(p["load_factor"]), name) for name, p in (summary.get("pools") or {}).items()
-             if isinstance(p, dict) and _num(p.get("load_factor"))]
-    if len(pools) < 2 or not _num(fleet):
+    pools = {name: p.get("load_factor") for name, p in (summary.get("pools") or {}).items() if isinstance(p, dict)}
+    found = busiest_pool(pools)
+    if found is None or not _num(fleet):
         return headroom(fleet)
-    lf, name = max(pools, key=lambda p: p[0])
+    name, lf, n = found
     words = headroom(lf)
     head = f"load factor {lf:.2f}"
     if not words.startswith(head):
         return words
-    name = distinct_shortened(n for _, n in pools)[name]      # a 200-character name shortened, as in the tables
-    return f"{head} in pool {name}, the busiest of {len(pools)} (the fleet's mean {fleet:.2f}){words[len(head):]}"
+    name = distinct_shortened(k for k, v in pools.items() if _num(v) and math.isfinite(v))[name]   # as the tables shorten it
+    return f"{head} in pool {name}, the busiest of {n} (the fleet's mean {fleet:.2f}){words[len(head):]}"
+
+
+def busiest_pool(load_factors: Mapping[str, Any]) -> tuple[str, float, int] | None:
+    """``(name, load factor, pools)`` of the pool with the highest load factor among ``load_factors``
+    (name -> load factor; those not a finite number left out) when several have one (ties to the first
+    name in order), else ``None``: the room of a fleet of several pools (:func:`fleet_headroom`, and a
+    plan's traffic line, :func:`sim.report.planner_columns.traffic_line`).
+
+        >>> busiest_pool({"a": 0.2, "b.c": 0.5, "d": None}), busiest_pool({"a": 0.2})
+        (('b.c', 0.5, 2), None)
+    """
+    found = sorted((name, float(v)) for name, v in load_factors.items() if _num(v) and math.isfinite(v))
+    if len(found) < 2:
+        return None
+    name, lf = max(found, key=lambda f: f[1])
+    return name, lf, len(found)
 
 
 def overload_words(offered: float | None) -> str:

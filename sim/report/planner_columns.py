@@ -30,7 +30,7 @@ from typing import Any
 
 from sim import humanize
 from sim.economics.calendar import HOURS_PER_MONTH
-from sim.report.overview import headroom
+from sim.report.overview import busiest_pool, headroom
 
 COLUMNS = ("GPUs", "replicas", "GPU-hours", "$/hour", "$/month", "$/M out tok", "cost (window)")
 """The planner columns, in the order tables print them."""
@@ -223,7 +223,7 @@ def traffic_line(row: dict) -> str:
         >>> traffic_line({})
         ''
     """
-    busiest = busiest_pool(row)
+    busiest = busiest_pool(pools_load_factors(row))
     words = headroom(busiest[1] if busiest else row.get("utilization.load_factor.mean"))
     if not words:
         return ""
@@ -233,18 +233,12 @@ def traffic_line(row: dict) -> str:
     return f"traffic headroom{whose}: {words}{within} (the table's headroom is the tightest constraint's slack)"
 
 
-def busiest_pool(row: Mapping[str, Any]) -> tuple[str, float, int] | None:
-    """``(name, load factor, pools)`` of the pool with the highest mean load factor in ``row`` when it has
-    several pools' (``pools.<name>.load_factor.mean``; ties to the first name in order), else ``None``.
+def pools_load_factors(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A plan row's mean load factor per pool (``pools.<name>.load_factor.mean``), by pool name, for
+    :func:`sim.report.overview.busiest_pool`.
 
-        >>> busiest_pool({"pools.a.load_factor.mean": 0.2, "pools.b.c.load_factor.mean": 0.5}), busiest_pool({})
-        (('b.c', 0.5, 2), None)
+        >>> busiest_pool(pools_load_factors({"pools.a.load_factor.mean": 0.2, "pools.b.c.load_factor.mean": 0.5}))
+        ('b.c', 0.5, 2)
     """
     head, tail = "pools.", ".load_factor.mean"
-    found = sorted((k[len(head):-len(tail)], float(v)) for k, v in row.items()
-                   if k.startswith(head) and k.endswith(tail) and isinstance(v, (int, float))
-                   and not isinstance(v, bool) and math.isfinite(v))
-    if len(found) < 2:
-        return None
-    name, lf = max(found, key=lambda f: f[1])
-    return name, lf, len(found)
+    return {k[len(head):-len(tail)]: v for k, v in row.items() if k.startswith(head) and k.endswith(tail)}
