@@ -104,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"capacity)")
 
 
-def over_own(rate: float, own: float | None, said=format_value, upper: float | None = None) -> str:
+def over_own(rate: float, own: float | None, upper: float | None = None) -> str:
     """The saturation rate against the scenario's own (``own``, req/s): the traffic headroom a planner asks
     for, said after the rate (``; 1.19 times the scenario's 40 req/s``); short of it, said so, when the first
     failing rate ``upper`` is at or below it (or none was found); when the scenario's rate lies between the
@@ -121,9 +121,9 @@ def over_own(rate: float, own: float | None, said=format_value, upper: float | N
         return ""
     times = rate / own
     if times >= 1:
-        return f"; {times:.2f} times the scenario's {said(own)} req/s"
+        return f"; {times:.2f} times the scenario's {format_value(own)} req/s"
     unresolved = upper is not None and upper > own
-    return (f"; {min(times, 0.99):.2f} times the scenario's {said(own)} req/s"
+    return (f"; {min(times, 0.99):.2f} times the scenario's {format_value(own)} req/s"
             + (": between the rate sustained and the one failing, within the search's tolerance" if unresolved
                else ": short of it"))
 
@@ -192,7 +192,7 @@ def main(args: argparse.Namespace) -> int:
             ranged = f"{rate_range(band, format_value)}; " if band else ""
             whose = " the trace's rate" if scale else ""
             print(fill(f"saturation rate: {format_value(res.rate)}{unit}{whose} ({ranged}{upper})"
-                       f"{'' if scale else over_own(res.rate, res.scenario_rate, format_value, res.upper)}"))
+                       f"{'' if scale else over_own(res.rate, res.scenario_rate, upper=res.upper)}"))
             code = 0
         if band:
             pct = f"{band['pct']:g} %"

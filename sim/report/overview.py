@@ -239,16 +239,17 @@ def fleet_headroom(summary: dict) -> str:
         'load factor 0.50: room for about 100% more traffic at the batch limits'
     """
     fleet = value_at(summary, "utilization.load_factor")
-    pools = {name: p.get("load_factor") for name, p in (summary.get("pools") or {}).items() if isinstance(p, dict)}
+    pools = {name: p["load_factor"] for name, p in (summary.get("pools") or {}).items()
+             if isinstance(p, dict) and _num(p.get("load_factor")) and math.isfinite(p["load_factor"])}
     found = busiest_pool(pools)
     if found is None or not _num(fleet):
         return headroom(fleet)
     name, lf, n = found
     words = headroom(lf)
-    head = f"load factor {lf:.2f}"
-    if not words.startswith(head):
+    if not words:                               # (a negative load factor: no words)
         return words
-    name = distinct_shortened(k for k, v in pools.items() if _num(v) and math.isfinite(v))[name]   # as the tables shorten it
+    head = f"load factor {lf:.2f}"
+    name = distinct_shortened(pools)[name]      # a 200-character name shortened, as the tables shorten it
     return f"{head} in pool {name}, the busiest of {n} (the fleet's mean {fleet:.2f}){words[len(head):]}"
 
 

@@ -277,7 +277,7 @@ def _lengths_of(wl: dict, key: str) -> str:
         return "as in the trace" if trace else "–"
     if isinstance(dist, dict) and dist.get("dist") == "trace":    # "from the trace tokens" said no file
         return lengths(dist)
-    replaced = trace and isinstance(dist, dict) and dist.get("dist") != "trace"
+    replaced = trace and isinstance(dist, dict)
     return f"{lengths(dist)} tokens" + (" (not the trace's lengths)" if replaced else "")
 
 
